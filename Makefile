@@ -1,0 +1,47 @@
+# ajar — build, demo, test. `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/ajar
+DEMO_DB ?= $(CURDIR)/.demo/ajar.db
+LAB_TARGETS := 127.0.10.10-127.0.10.31
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: help build demo test lab-up lab-down lab-status vet lint unit fmt-check
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+build: ## build bin/ajar
+	$(GO) build -o $(BIN) ./cmd/ajar
+
+demo: build lab-up ## start the lab on loopback, scan it into .demo/ajar.db and print what is exposed
+	@mkdir -p $(dir $(DEMO_DB))
+	$(BIN) scan $(LAB_TARGETS) --db $(DEMO_DB)
+	@echo
+	$(BIN) list --db $(DEMO_DB) --status exposed,protected
+	@echo
+	@echo "More: $(BIN) show 127.0.10.20:3306 --db $(DEMO_DB)"
+
+lab-up: ## install (if missing) and start the lab's servers on 127.0.10.x
+	lab/up
+
+lab-down: ## stop the lab
+	lab/down
+
+lab-status: ## show which lab servers are up
+	lab/status
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+lint: ## staticcheck (built from the Go module proxy)
+	$(GO) run $(STATICCHECK) ./...
+
+unit:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+test: lab-up fmt-check vet lint unit ## install and start what the tests need, then vet, lint and run every test (fuzz seeds included)

@@ -1,0 +1,275 @@
+// Package discover finds open TCP ports: a connect scanner with a global rate
+// limit, bounded concurrency, a per-host cap, timeouts and retries.
+package discover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/ajar-scan/ajar"
+)
+
+// Options tune the scanner. Zero values take the defaults of DefaultOptions.
+type Options struct {
+	// Rate is the most connection attempts per second, retries included;
+	// 0 means no limit.
+	Rate float64
+	// Concurrency is the most attempts in flight.
+	Concurrency int
+	// PerHost is the most attempts in flight to one address.
+	PerHost int
+	// Timeout bounds one connect.
+	Timeout time.Duration
+	// Retries is how many more times a port that timed out is tried.
+	Retries int
+	// Clock drives the rate limiter (tests inject one).
+	Clock Clock
+	// Dial opens a connection; nil means a net.Dialer. Tests inject one.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// DefaultOptions are the defaults of `ajar scan`.
+func DefaultOptions() Options {
+	return Options{Rate: 0, Concurrency: 256, PerHost: 64, Timeout: 2 * time.Second, Retries: 1}
+}
+
+// Validate reports the first option that makes no sense.
+func (o Options) Validate() error {
+	switch {
+	case o.Rate < 0:
+		return fmt.Errorf("--rate must be positive, got %g", o.Rate)
+	case o.Concurrency < 1:
+		return fmt.Errorf("--concurrency must be at least 1, got %d", o.Concurrency)
+	case o.PerHost < 1:
+		return fmt.Errorf("--per-host must be at least 1, got %d", o.PerHost)
+	case o.Timeout <= 0:
+		return fmt.Errorf("--timeout must be positive, got %s", o.Timeout)
+	case o.Retries < 0:
+		return fmt.Errorf("--retries must not be negative, got %d", o.Retries)
+	}
+	return nil
+}
+
+// Found is one open port, with the position of its target in the walk.
+type Found struct {
+	Pos    uint64
+	Target ajar.Target
+	// RTT is how long the successful connect took.
+	RTT time.Duration
+}
+
+// Stats are the scanner's running counters, safe to read while it runs.
+type Stats struct {
+	Attempts atomic.Int64 // connects started, retries included
+	Done     atomic.Int64 // targets finished (open, closed or given up)
+	Open     atomic.Int64
+	Backoffs atomic.Int64 // local resource exhaustion, retried
+}
+
+// Scanner runs connect scans.
+type Scanner struct {
+	opt     Options
+	limiter *Limiter
+	Stats   Stats
+
+	hostMu sync.Mutex
+	hosts  map[netip.Addr]*hostSlot
+}
+
+type hostSlot struct {
+	sem  chan struct{}
+	refs int
+}
+
+// New returns a scanner with the given options (validated).
+func New(opt Options) (*Scanner, error) {
+	def := DefaultOptions()
+	if opt.Concurrency == 0 {
+		opt.Concurrency = def.Concurrency
+	}
+	if opt.PerHost == 0 {
+		opt.PerHost = def.PerHost
+	}
+	if opt.Timeout == 0 {
+		opt.Timeout = def.Timeout
+	}
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
+	if opt.Dial == nil {
+		d := &net.Dialer{}
+		opt.Dial = d.DialContext
+	}
+	burst := opt.Concurrency / 8
+	return &Scanner{
+		opt:     opt,
+		limiter: NewLimiter(opt.Rate, max(burst, 1), opt.Clock),
+		hosts:   map[netip.Addr]*hostSlot{},
+	}, nil
+}
+
+// Run connects to every target and calls found for each open port, from
+// several goroutines at once. done, when not nil, is called with the position
+// of every target finished (open or not), for resume bookkeeping. Run returns
+// when all targets are done or ctx ends; the error is ctx's in that case.
+func (s *Scanner) Run(ctx context.Context, targets iter.Seq2[uint64, ajar.Target], found func(Found), done func(pos uint64)) error {
+	type job struct {
+		pos uint64
+		t   ajar.Target
+	}
+	jobs := make(chan job, s.opt.Concurrency)
+	var wg sync.WaitGroup
+	for range s.opt.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				open, rtt := s.try(ctx, j.t)
+				s.Stats.Done.Add(1)
+				if open {
+					s.Stats.Open.Add(1)
+					found(Found{Pos: j.pos, Target: j.t, RTT: rtt})
+				}
+				if done != nil && ctx.Err() == nil {
+					done(j.pos)
+				}
+			}
+		}()
+	}
+	for pos, t := range targets {
+		if ctx.Err() != nil {
+			break
+		}
+		select {
+		case jobs <- job{pos, t}:
+		case <-ctx.Done():
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	return ctx.Err()
+}
+
+// try connects to one target with retries; it reports whether the port is open.
+func (s *Scanner) try(ctx context.Context, t ajar.Target) (bool, time.Duration) {
+	release := s.acquireHost(ctx, t.Addr)
+	if release == nil {
+		return false, 0
+	}
+	defer release()
+	addr := t.AddrPort().String()
+	backoff := 10 * time.Millisecond
+	for attempt := 0; attempt <= s.opt.Retries; {
+		if err := s.limiter.Wait(ctx); err != nil {
+			return false, 0
+		}
+		s.Stats.Attempts.Add(1)
+		cctx, cancel := context.WithTimeout(ctx, s.opt.Timeout)
+		start := time.Now()
+		c, err := s.opt.Dial(cctx, "tcp", addr)
+		rtt := time.Since(start)
+		cancel()
+		if err == nil {
+			if tc, ok := c.(*net.TCPConn); ok {
+				// Reset instead of a graceful close: no TIME_WAIT left on
+				// our side, nothing more sent to the service.
+				_ = tc.SetLinger(0)
+			}
+			_ = c.Close()
+			return true, rtt
+		}
+		switch Classify(err) {
+		case Closed:
+			return false, 0
+		case LocalLimit:
+			// Out of file descriptors or local ports: that says nothing
+			// about the target. Wait and try again without using a retry.
+			s.Stats.Backoffs.Add(1)
+			if (realClock{}).Sleep(ctx, backoff) != nil {
+				return false, 0
+			}
+			backoff = min(backoff*2, time.Second)
+			continue
+		}
+		attempt++
+	}
+	return false, 0
+}
+
+func (s *Scanner) acquireHost(ctx context.Context, a netip.Addr) func() {
+	s.hostMu.Lock()
+	h := s.hosts[a]
+	if h == nil {
+		h = &hostSlot{sem: make(chan struct{}, s.opt.PerHost)}
+		s.hosts[a] = h
+	}
+	h.refs++
+	s.hostMu.Unlock()
+	unref := func() {
+		s.hostMu.Lock()
+		h.refs--
+		if h.refs == 0 {
+			delete(s.hosts, a)
+		}
+		s.hostMu.Unlock()
+	}
+	select {
+	case h.sem <- struct{}{}:
+		return func() { <-h.sem; unref() }
+	case <-ctx.Done():
+		unref()
+		return nil
+	}
+}
+
+// Outcome classifies a failed connect.
+type Outcome int
+
+// The outcomes of a failed connect.
+const (
+	// Filtered: no answer in time, or a network error; worth a retry.
+	Filtered Outcome = iota
+	// Closed: the host answered with a reset (or the port is unreachable).
+	Closed
+	// LocalLimit: this machine ran out of descriptors or ports.
+	LocalLimit
+)
+
+// Classify tells what a connect error says about the port.
+func Classify(err error) Outcome {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
+		return Closed
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE),
+		errors.Is(err, syscall.EADDRNOTAVAIL), errors.Is(err, syscall.ENOBUFS):
+		return LocalLimit
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return Closed
+	}
+	return Filtered
+}
+
+// RaiseFileLimit lifts the soft limit on open files to the hard limit, so
+// that high concurrency does not run out of descriptors. It returns the
+// limit in force afterwards.
+func RaiseFileLimit() (uint64, error) {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return 0, fmt.Errorf("read open-file limit: %w", err)
+	}
+	if rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+			return rl.Cur, fmt.Errorf("raise open-file limit: %w", err)
+		}
+	}
+	return rl.Cur, nil
+}
