@@ -113,20 +113,23 @@ svc_pid() {
 	echo "$pid"
 }
 
-# svc_strays SERVICE prints the PIDs of the service's processes, also those a
-# lost PID file no longer names: its server program with its data directory,
-# its PostgreSQL cluster name or its Redis address in the command line.
+# svc_strays SERVICE prints "PID PPID" for every process of the service's
+# server program that works in the service's directory (Redis, MariaDB and
+# PostgreSQL all change to their data directory), also those a lost PID file
+# no longer names. The working directory, unlike an address, is never shared
+# with a lab started elsewhere (another AJAR_LAB_DIR, another network
+# namespace).
 svc_strays() {
-	local p pid comm cmd want
+	local p comm cwd want dir ppid
 	want=$(svc_comm "$1")
+	dir=$(svc_dir "$1")
 	for p in /proc/[0-9]*; do
-		pid=${p#/proc/}
 		comm=$(cat "$p/comm" 2>/dev/null) || continue
 		[[ $comm == "$want" ]] || continue
-		cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
-		case $cmd in
-		*"$(svc_dir "$1")/"* | *": ajar-lab-$1: "* | "redis-server $(svc_addr "$1")"*) echo "$pid" ;;
-		esac
+		cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
+		[[ $cwd == "$dir" || $cwd == "$dir"/* ]] || continue
+		ppid=$(sed -n 's/^PPid:[[:space:]]*//p' "$p/status" 2>/dev/null) || continue
+		echo "${p#/proc/} $ppid"
 	done
 }
 
@@ -147,20 +150,29 @@ wait_gone() {
 }
 
 # svc_stop SERVICE stops the service's server and any stray process of it.
+# Only the topmost processes get the signal: a PostgreSQL postmaster stops
+# its children itself, and SIGINT to a child means something else.
 svc_stop() {
-	local s=$1 pid sig=TERM pids=()
+	local s=$1 sig=TERM pid ppid all=() top=()
 	# PostgreSQL: SIGINT is the fast shutdown; SIGTERM would wait for clients.
 	[[ $(svc_kind "$s") == postgres ]] && sig=INT
+	declare -A found=()
 	if pid=$(svc_pid "$s"); then
-		pids+=("$pid")
+		found[$pid]=0
 	fi
-	mapfile -t -O "${#pids[@]}" pids < <(svc_strays "$s")
-	if ((${#pids[@]})); then
-		kill -s "$sig" "${pids[@]}" 2>/dev/null || true
-		if ! wait_gone 60 "${pids[@]}"; then
-			lab_log "$s: still running 60 s after SIG$sig; killing ${pids[*]}"
-			kill -s KILL "${pids[@]}" 2>/dev/null || true
-			wait_gone 10 "${pids[@]}" || lab_die "$s: processes ${pids[*]} do not exit"
+	while read -r pid ppid; do
+		found[$pid]=$ppid
+	done < <(svc_strays "$s")
+	for pid in "${!found[@]}"; do
+		all+=("$pid")
+		[[ -n ${found[${found[$pid]}]+x} ]] || top+=("$pid")
+	done
+	if ((${#all[@]})); then
+		kill -s "$sig" "${top[@]}" 2>/dev/null || true
+		if ! wait_gone 60 "${all[@]}"; then
+			lab_log "$s: still running 60 s after SIG$sig; killing ${all[*]}"
+			kill -s KILL "${all[@]}" 2>/dev/null || true
+			wait_gone 10 "${all[@]}" || lab_die "$s: processes ${all[*]} do not exit"
 		fi
 	fi
 	rm -f "$(svc_pidfile "$s")"
@@ -190,9 +202,17 @@ svc_launch() {
 	if port_open "$(svc_host "$s")" "$(svc_port "$s")"; then
 		lab_die "$s: $(svc_addr "$s") is in use by a process that is not this lab's"
 	fi
-	# setsid execs CMD in place (a background job is no process-group
-	# leader), so $! is the server's own PID.
-	setsid "$@" >>"$log" 2>&1 </dev/null &
+	# The server inherits no descriptor but its log: an inherited lock (fd 9)
+	# or pipe of the caller would outlive lab/up and hold up whoever waits on
+	# it. exec and setsid keep the subshell's PID (a background job is no
+	# process-group leader, so setsid does not fork): $! is the server's.
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			if ((fd > 2)); then eval "exec $fd>&-"; fi
+		done
+		exec setsid "$@"
+	) >>"$log" 2>&1 </dev/null &
 	pid=$!
 	echo "$pid" >"$(svc_pidfile "$s")"
 	deadline=$((SECONDS + 120))
@@ -352,8 +372,9 @@ mariadb_accounts() {
 		# Every account must need a password or a local socket.
 		local open
 		open=$(mariadb_cli "$s" -N -B -e "SELECT CONCAT(User, '@', Host) FROM mysql.global_priv
-			WHERE User = '' OR (JSON_VALUE(Priv, '$.authentication_string') = ''
-			AND IFNULL(JSON_VALUE(Priv, '$.plugin'), '') IN ('', 'mysql_native_password'))")
+			WHERE IFNULL(JSON_EXTRACT(Priv, '$.account_locked'), 'false') <> 'true'
+			AND (User = '' OR (IFNULL(JSON_VALUE(Priv, '$.authentication_string'), '') = ''
+			AND IFNULL(JSON_VALUE(Priv, '$.plugin'), '') IN ('', 'mysql_native_password')))")
 		[[ -z $open ]] || lab_die "$s: accounts without a password remain: $open"
 	fi
 }
@@ -502,8 +523,8 @@ lab_install_missing() {
 lab_lock() {
 	mkdir -p "$AJAR_LAB_DIR"
 	chmod 755 "$AJAR_LAB_DIR"
-	exec {LAB_LOCK_FD}>"$AJAR_LAB_DIR/.lock"
-	flock -w 900 "$LAB_LOCK_FD" || lab_die "another lab/up or lab/down holds $AJAR_LAB_DIR/.lock"
+	exec 9>"$AJAR_LAB_DIR/.lock"
+	flock -w 900 9 || lab_die "another lab/up or lab/down holds $AJAR_LAB_DIR/.lock"
 }
 
 # lab_status_line SERVICE prints one aligned line and fails when it is down.

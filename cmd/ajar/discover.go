@@ -126,7 +126,7 @@ func (a *app) runDiscover(ctx context.Context, cmd *cobra.Command, f *discoverFl
 			_ = t.flush()
 		}
 	}
-	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+	if runErr != nil && (ctx.Err() == nil || !errors.Is(runErr, ctx.Err())) {
 		return fmt.Errorf("discover: %w", runErr)
 	}
 	if interrupted {

@@ -279,7 +279,7 @@ func (a *app) runScan(ctx context.Context, cmd *cobra.Command, f *scanFlags, arg
 		}
 		fmt.Fprintln(a.stderr, msg)
 	}
-	if err != nil && !errors.Is(err, context.Canceled) {
+	if err != nil && (ctx.Err() == nil || !errors.Is(err, ctx.Err())) {
 		return fmt.Errorf("scan: %w", err)
 	}
 	if sum.Interrupted {

@@ -76,7 +76,7 @@ func (k sipKey) sum8(m uint64) uint64 {
 }
 
 // cookie is the sequence number of the probe to dst:dport from sport. A
-// genuine answer acknowledges cookie+1 (RFC 9293 §3.5: the SYN occupies one
+// genuine answer acknowledges cookie+1 (RFC 9293 §3.4: the SYN occupies one
 // sequence number).
 func (k sipKey) cookie(dst uint32, dport, sport uint16) uint32 {
 	return uint32(k.sum8(uint64(dst)<<32 | uint64(dport)<<16 | uint64(sport)))

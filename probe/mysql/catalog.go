@@ -26,8 +26,8 @@ type table struct {
 	estimated    bool
 }
 
-// version is the first query of a session: it logs in.
-func (s *session) version(ctx context.Context) (string, error) {
+// version is the first query of a client: it logs in.
+func (s *client) version(ctx context.Context) (string, error) {
 	var v sql.NullString
 	if err := s.db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&v); err != nil {
 		return "", err
@@ -37,7 +37,7 @@ func (s *session) version(ctx context.Context) (string, error) {
 
 // admin reports whether the current user holds all privileges or SUPER on
 // every database, with the grant that says so.
-func (s *session) admin(ctx context.Context) (bool, string, error) {
+func (s *client) admin(ctx context.Context) (bool, string, error) {
 	rows, err := s.db.QueryContext(ctx, "SHOW GRANTS")
 	if err != nil {
 		return false, "", err
@@ -67,7 +67,7 @@ var systemSchemaList = func() string {
 // tables lists up to limit user tables, ordered by schema and name. Views
 // hold no rows of their own and are left out; so are the system schemas.
 // truncated is true when there were more.
-func (s *session) tables(ctx context.Context, limit int) (out []table, truncated bool, err error) {
+func (s *client) tables(ctx context.Context, limit int) (out []table, truncated bool, err error) {
 	q := "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_ROWS, DATA_LENGTH FROM information_schema.TABLES" +
 		" WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')" +
 		" AND TABLE_SCHEMA NOT IN (" + systemSchemaList + ")" +
@@ -101,7 +101,7 @@ func (s *session) tables(ctx context.Context, limit int) (out []table, truncated
 // columns fills the column names of tables, in ordinal order, with one
 // query. When the table list was truncated the query stops at its last
 // table.
-func (s *session) columns(ctx context.Context, tables []table, truncated bool) error {
+func (s *client) columns(ctx context.Context, tables []table, truncated bool) error {
 	if len(tables) == 0 {
 		return nil
 	}
@@ -140,7 +140,7 @@ func (s *session) columns(ctx context.Context, tables []table, truncated bool) e
 // count is the exact row count of one table, stopped by the server after
 // limit. The client gives the server a second more before it gives up on
 // the connection.
-func (s *session) count(ctx context.Context, product, schema, name string, limit time.Duration) (int64, error) {
+func (s *client) count(ctx context.Context, product, schema, name string, limit time.Duration) (int64, error) {
 	cctx, cancel := context.WithTimeout(ctx, limit+time.Second)
 	defer cancel()
 	var n sql.NullString

@@ -67,11 +67,11 @@ func (p *Prober) Probe(ctx context.Context, t *probe.Target) (res *probe.Result,
 		// The client library indexes packets without bounds checks; a
 		// server that trips it costs this probe, not the scan.
 		if v := recover(); v != nil {
-			res, err = r.res, fmt.Errorf("probe mysql %s: client library failed on the server's answer: %v", t.Target, v)
+			res, err = r.res, fmt.Errorf("client library failed on the server's answer: %v", v)
 		}
 	}()
 	if err := r.probe(ctx); err != nil {
-		return r.res, fmt.Errorf("probe mysql %s: %w", t.Target, err)
+		return r.res, err
 	}
 	return r.res, nil
 }
@@ -94,7 +94,7 @@ func who(user string) string {
 func (r *run) probe(ctx context.Context) error {
 	var refusals []string
 	for _, user := range logins {
-		s, err := openSession(ctx, r.t, user)
+		s, err := openClient(ctx, r.t, user)
 		if err != nil {
 			return err
 		}
@@ -136,7 +136,7 @@ func (r *run) noteGreeting(g greeting, seen bool) {
 
 // inventory fills the exposure once user is logged in. verr is the error
 // of SELECT VERSION(), when that failed after the login.
-func (r *run) inventory(ctx context.Context, s *session, user, version string, verr error) error {
+func (r *run) inventory(ctx context.Context, s *client, user, version string, verr error) error {
 	if st := s.state(); st.seen && version == "" {
 		version = st.greeting.Version
 	}
@@ -203,7 +203,7 @@ func (r *run) inventory(ctx context.Context, s *session, user, version string, v
 // count replaces the server's row estimates by exact counts for tables
 // estimated below countCap, each under a server-side time limit. A count
 // that fails or times out keeps the estimate.
-func (r *run) count(ctx context.Context, s *session, product string, tables []table, countCap int64) {
+func (r *run) count(ctx context.Context, s *client, product string, tables []table, countCap int64) {
 	per := r.p.CountTimeout
 	if per <= 0 {
 		per = defaultCountTimeout

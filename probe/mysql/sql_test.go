@@ -2,10 +2,14 @@ package mysql
 
 import (
 	"database/sql"
+	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
 	"time"
+
+	gomysql "github.com/go-sql-driver/mysql"
 )
 
 func TestQuoteIdent(t *testing.T) {
@@ -147,4 +151,25 @@ func FuzzGrantIsAdmin(f *testing.F) {
 			t.Errorf("admin from %q", line)
 		}
 	})
+}
+
+func TestDenied(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{&gomysql.MySQLError{Number: 1045, Message: "Access denied for user 'root'@'h' (using password: NO)"}, true},
+		{fmt.Errorf("login: %w", &gomysql.MySQLError{Number: 1130, Message: "Host 'h' is not allowed"}), true},
+		{&gomysql.MySQLError{Number: 1698, Message: "Access denied for user ''@'h'"}, true},
+		{&gomysql.MySQLError{Number: 1129, Message: "Host 'h' is blocked"}, false},
+		{&gomysql.MySQLError{Number: 1040, Message: "Too many connections"}, false},
+		{gomysql.ErrInvalidConn, false},
+		{errors.New("Access denied"), false},
+	}
+	for _, tc := range tests {
+		msg, got := denied(tc.err)
+		if got != tc.want || (got && msg == "") {
+			t.Errorf("denied(%v) = %q, %v; want %v", tc.err, msg, got, tc.want)
+		}
+	}
 }

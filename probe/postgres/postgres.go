@@ -62,7 +62,7 @@ func (*Prober) DefaultPorts() []uint16 { return []uint16{5432} }
 // with a statement timeout, and counts rows exactly below the count cap.
 func (p *Prober) Probe(ctx context.Context, t *probe.Target) (*probe.Result, error) {
 	fail := func(what string, err error) error {
-		return fmt.Errorf("probe %s %s: %s: %w", Name, t.Target, what, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	if t.Dialer == nil {
 		return &probe.Result{Status: ajar.StatusOpen}, fail("connect", errors.New("no dialer"))
@@ -176,9 +176,14 @@ func (s *session) inventory(ctx context.Context, conn *pgx.Conn, db string, res 
 	if err := conn.QueryRow(ctx, "SHOW server_version").Scan(&version); err != nil {
 		return "read server_version", err
 	}
+	// "15.20 (Debian 15.20-0+deb12u1)": the version is the first word; the
+	// evidence keeps the whole string.
 	res.Version = clip(version, 64)
+	if f := strings.Fields(version); len(f) > 0 {
+		res.Version = clip(f[0], 64)
+	}
 	exp.Evidence.Request += "; SHOW server_version"
-	excerpt = append(excerpt, "server_version="+res.Version)
+	excerpt = append(excerpt, "server_version="+clip(version, 64))
 	versionNum, _ := parseVersion(version)
 
 	var super bool

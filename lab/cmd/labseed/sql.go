@@ -57,7 +57,7 @@ var postgres = dialect{
 	header: "SET client_encoding = 'UTF8';\n",
 	createDB: func(db string) string {
 		// FORCE: a client left connected must not stop a reseed.
-		return fmt.Sprintf("\\connect postgres\nDROP DATABASE IF EXISTS %[1]s WITH (FORCE);\nCREATE DATABASE %[1]s ENCODING 'UTF8' TEMPLATE template0;\n\\connect %[1]s\nSET client_encoding = 'UTF8';\n", db)
+		return fmt.Sprintf("\\connect postgres\nSET client_min_messages = warning;\nDROP DATABASE IF EXISTS %[1]s WITH (FORCE);\nCREATE DATABASE %[1]s ENCODING 'UTF8' TEMPLATE template0;\n\\connect %[1]s\nSET client_encoding = 'UTF8';\n", db)
 	},
 	tables: map[string]string{
 		"person_info": "id integer PRIMARY KEY,\n  name varchar(32) NOT NULL,\n  phone char(11) NOT NULL,\n  id_number char(18) NOT NULL,\n  address varchar(255) NOT NULL,\n  birth_date date NOT NULL",

@@ -19,12 +19,15 @@ import (
 const (
 	erAccessDenied   = 1045 // ER_ACCESS_DENIED_ERROR
 	erHostNotAllowed = 1130 // ER_HOST_NOT_PRIVILEGED
+	// ER_ACCESS_DENIED_NO_PASSWORD_ERROR: MariaDB refusing an account that
+	// has no match for the client (the anonymous user, unix_socket).
+	erAccessDeniedNoPassword = 1698
 )
 
-// session is one login to the target. Every connection of its database
+// client is one login to the target. Every connection of its database
 // handle is dialled through the engine's dialer and read through a guard;
 // close releases all of them, whatever state the client library is in.
-type session struct {
+type client struct {
 	ctx    context.Context // the probe's context: bounds every connection
 	dialer probe.Dialer
 	db     *sql.DB
@@ -35,10 +38,10 @@ type session struct {
 	closed sync.Once
 }
 
-// openSession prepares a login as user with an empty password. No packet
+// openClient prepares a login as user with an empty password. No packet
 // is sent before the first query.
-func openSession(ctx context.Context, t *probe.Target, user string) (*session, error) {
-	s := &session{ctx: ctx, dialer: t.Dialer}
+func openClient(ctx context.Context, t *probe.Target, user string) (*client, error) {
+	s := &client{ctx: ctx, dialer: t.Dialer}
 	cfg := gomysql.NewConfig()
 	cfg.User = user
 	cfg.Passwd = "" // the empty password is the only one ever tried
@@ -72,7 +75,7 @@ func openSession(ctx context.Context, t *probe.Target, user string) (*session, e
 // dial opens a connection to the target, and only to it. The connection
 // lives as long as the probe's context, not the context of the query that
 // happened to open it.
-func (s *session) dial(_ context.Context, network, addr string) (net.Conn, error) {
+func (s *client) dial(_ context.Context, network, addr string) (net.Conn, error) {
 	c, err := s.dialer.DialAddr(s.ctx, network, addr)
 	if err != nil {
 		return nil, err
@@ -91,7 +94,7 @@ func (s *session) dial(_ context.Context, network, addr string) (net.Conn, error
 }
 
 // state reports what the last connection's guard saw.
-func (s *session) state() connState {
+func (s *client) state() connState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.raw) == 0 {
@@ -103,7 +106,7 @@ func (s *session) state() connState {
 // explain adds to a client library error what the last connection saw:
 // the guard's verdict, or the socket error the library reports only as
 // "invalid connection".
-func (s *session) explain(err error) error {
+func (s *client) explain(err error) error {
 	st := s.state()
 	switch {
 	case st.err != nil:
@@ -115,11 +118,11 @@ func (s *session) explain(err error) error {
 }
 
 // loggedIn reports whether a login succeeded.
-func (s *session) loggedIn() bool { return s.conns.opened() > 0 }
+func (s *client) loggedIn() bool { return s.conns.opened() > 0 }
 
 // close releases the handle, every driver connection (also one the handle
 // lost track of) and every socket.
-func (s *session) close() {
+func (s *client) close() {
 	s.closed.Do(func() {
 		_ = s.db.Close()
 		s.conns.closeAll()
@@ -170,7 +173,11 @@ func (c *connector) closeAll() {
 // denied returns the server's message when err refuses the login.
 func denied(err error) (string, bool) {
 	var me *gomysql.MySQLError
-	if errors.As(err, &me) && (me.Number == erAccessDenied || me.Number == erHostNotAllowed) {
+	if !errors.As(err, &me) {
+		return "", false
+	}
+	switch me.Number {
+	case erAccessDenied, erHostNotAllowed, erAccessDeniedNoPassword:
 		return clip(me.Message, maxText), true
 	}
 	return "", false
