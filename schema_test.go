@@ -26,7 +26,7 @@ func TestEventMatchesSchema(t *testing.T) {
 	good := []ajar.Event{
 		{Schema: ajar.Schema, Time: now, Target: ajar.Target{Addr: netip.MustParseAddr("127.0.10.5"), Port: 9200},
 			Service: ajar.Service{Transport: "tcp", Protocol: "redis", Product: "Redis", Version: "7.0.15"},
-			Plugin: "redis", Status: ajar.StatusExposed, FirstSeen: now, LastSeen: now,
+			Plugin:  "redis", Status: ajar.StatusExposed, FirstSeen: now, LastSeen: now,
 			Exposure: &ajar.Exposure{Plugin: "redis", Access: ajar.AccessAdmin, Records: 2, Bytes: 10,
 				Datasets: []ajar.Dataset{{Name: "db0", Records: 2, Bytes: 10, Fields: []string{"name"}}},
 				Severity: ajar.SeverityCritical, SeverityRule: "admin",
