@@ -116,6 +116,14 @@ type TLS struct {
 	SHA256     string    `json:"sha256,omitempty"`
 }
 
+// HTTP summarises an HTTP answer: what a browser would show in the tab and
+// what the server calls itself.
+type HTTP struct {
+	Status int    `json:"status,omitempty"`
+	Server string `json:"server,omitempty"`
+	Title  string `json:"title,omitempty"`
+}
+
 // Service is what answered on a port.
 type Service struct {
 	Transport string `json:"transport"` // tcp or tls
@@ -124,6 +132,7 @@ type Service struct {
 	Version   string `json:"version,omitempty"`
 	Banner    string `json:"banner,omitempty"`
 	TLS       *TLS   `json:"tls,omitempty"`
+	HTTP      *HTTP  `json:"http,omitempty"`
 }
 
 // Dataset is one container of records: a Redis logical database, a SQL table,
@@ -137,6 +146,24 @@ type Dataset struct {
 	Estimated bool `json:"estimated,omitempty"`
 	// System datasets (catalogs, internal indices) are listed but not counted.
 	System bool `json:"system,omitempty"`
+	// Classes are the data classes found in the dataset's field names and
+	// sampled values, by class name.
+	Classes map[string]ClassCount `json:"classes,omitempty"`
+}
+
+// ClassCount says how often a data class was seen in a dataset's sample and
+// how sure the classifier is.
+type ClassCount struct {
+	Count      int     `json:"count"`
+	Confidence float64 `json:"confidence"`
+}
+
+// Ransom is a ransom note found where data used to be.
+type Ransom struct {
+	// Note is a redacted excerpt of the note.
+	Note string `json:"note"`
+	// Datasets holding the note.
+	Datasets []string `json:"datasets,omitempty"`
 }
 
 // Sample is one redacted record read from a dataset.
@@ -161,9 +188,37 @@ type Exposure struct {
 	Datasets     []Dataset `json:"datasets"`
 	Classes      []string  `json:"classes,omitempty"`
 	Samples      []Sample  `json:"samples,omitempty"`
+	Ransom       *Ransom   `json:"ransom,omitempty"`
 	Severity     Severity  `json:"severity,omitempty"`
 	SeverityRule string    `json:"severity_rule,omitempty"`
 	Evidence     *Evidence `json:"evidence,omitempty"`
+}
+
+// Hosting kinds: whether the provider's own managed service or a customer's
+// machine on the provider's addresses left the door open.
+const (
+	HostingManaged  = "managed-service"
+	HostingCustomer = "customer-instance"
+	HostingUnknown  = "unknown"
+)
+
+// Attribution says who hosts a service and how each answer was inferred.
+type Attribution struct {
+	Provider string   `json:"provider,omitempty"`
+	Hosting  string   `json:"hosting,omitempty"`
+	ASN      uint32   `json:"asn,omitempty"`
+	Org      string   `json:"org,omitempty"`
+	Country  string   `json:"country,omitempty"`
+	Reasons  []Reason `json:"reasons,omitempty"`
+}
+
+// Reason is why one attribution field has its value.
+type Reason struct {
+	Field string `json:"field"`
+	Value string `json:"value"`
+	// Source is ip-range, certificate-name, reverse-dns, http-header or mmdb.
+	Source string `json:"source"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // Total recomputes Records and Bytes from the datasets, leaving system
@@ -193,8 +248,9 @@ type Event struct {
 	Status Status `json:"status"`
 	// Detail says why a verdict was reached when there is no exposure
 	// ("NOAUTH Authentication required.", "access denied for root").
-	Detail   string    `json:"detail,omitempty"`
-	Exposure *Exposure `json:"exposure,omitempty"`
+	Detail      string       `json:"detail,omitempty"`
+	Exposure    *Exposure    `json:"exposure,omitempty"`
+	Attribution *Attribution `json:"attribution,omitempty"`
 
 	// Timeline of the exposure this event belongs to, filled by the store.
 	FirstSeen time.Time  `json:"first_seen"`

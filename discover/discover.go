@@ -32,7 +32,8 @@ type Options struct {
 	Retries int
 	// Clock drives the rate limiter (tests inject one).
 	Clock Clock
-	// Dial opens a connection; nil means a net.Dialer. Tests inject one.
+	// Dial opens a connection; nil means the built-in connect, which uses
+	// the socket calls directly. Tests inject one.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
@@ -104,10 +105,6 @@ func New(opt Options) (*Scanner, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}
-	if opt.Dial == nil {
-		d := &net.Dialer{}
-		opt.Dial = d.DialContext
-	}
 	burst := opt.Concurrency / 8
 	return &Scanner{
 		opt:     opt,
@@ -165,26 +162,19 @@ func (s *Scanner) try(ctx context.Context, t ajar.Target) (bool, time.Duration) 
 		return false, 0
 	}
 	defer release()
-	addr := t.AddrPort().String()
 	backoff := 10 * time.Millisecond
 	for attempt := 0; attempt <= s.opt.Retries; {
 		if err := s.limiter.Wait(ctx); err != nil {
 			return false, 0
 		}
 		s.Stats.Attempts.Add(1)
-		cctx, cancel := context.WithTimeout(ctx, s.opt.Timeout)
 		start := time.Now()
-		c, err := s.opt.Dial(cctx, "tcp", addr)
-		rtt := time.Since(start)
-		cancel()
-		if err == nil {
-			if tc, ok := c.(*net.TCPConn); ok {
-				// Reset instead of a graceful close: no TIME_WAIT left on
-				// our side, nothing more sent to the service.
-				_ = tc.SetLinger(0)
-			}
-			_ = c.Close()
-			return true, rtt
+		open, err := s.connect(ctx, t)
+		if open {
+			return true, time.Since(start)
+		}
+		if ctx.Err() != nil {
+			return false, 0
 		}
 		switch Classify(err) {
 		case Closed:
@@ -202,6 +192,43 @@ func (s *Scanner) try(ctx context.Context, t ajar.Target) (bool, time.Duration) 
 		attempt++
 	}
 	return false, 0
+}
+
+// connect makes one attempt on t, through Options.Dial when one is set.
+func (s *Scanner) connect(ctx context.Context, t ajar.Target) (bool, error) {
+	if s.opt.Dial == nil {
+		return connect(ctx, t.AddrPort(), s.opt.Timeout)
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.opt.Timeout)
+	defer cancel()
+	c, err := s.opt.Dial(cctx, "tcp", t.AddrPort().String())
+	if err != nil {
+		return false, err
+	}
+	closeReset(c)
+	return true, nil
+}
+
+// dialConnect tries one TCP handshake with ap through a net.Dialer.
+func dialConnect(ctx context.Context, ap netip.AddrPort, timeout time.Duration) (bool, error) {
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialTCP(cctx, "tcp", netip.AddrPort{}, ap)
+	if err != nil {
+		return false, err
+	}
+	closeReset(c)
+	return true, nil
+}
+
+// closeReset closes c with a reset instead of a graceful close: no
+// TIME_WAIT left on our side, nothing more sent to the service.
+func closeReset(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = c.Close()
 }
 
 func (s *Scanner) acquireHost(ctx context.Context, a netip.Addr) func() {

@@ -1,0 +1,112 @@
+package discover
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// connect tries one TCP handshake with ap and reports whether it completed.
+// It uses the socket calls directly: on loopback, and often on a LAN, the
+// kernel settles the handshake inside connect(2), so the answer is read at
+// once without the poller, a goroutine switch, a timer or an allocation.
+// Only a handshake still in flight waits, on the runtime's poller, until
+// timeout or ctx ends. An open port is closed with a reset (SO_LINGER 0):
+// nothing more reaches the service and no TIME_WAIT is left behind.
+func connect(ctx context.Context, ap netip.AddrPort, timeout time.Duration) (bool, error) {
+	var sa unix.Sockaddr
+	family := unix.AF_INET
+	if a := ap.Addr(); a.Is4() || a.Is4In6() {
+		sa = &unix.SockaddrInet4{Addr: a.Unmap().As4(), Port: int(ap.Port())}
+	} else {
+		if a.Zone() != "" {
+			return dialConnect(ctx, ap, timeout)
+		}
+		family = unix.AF_INET6
+		sa = &unix.SockaddrInet6{Addr: a.As16(), Port: int(ap.Port())}
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return false, err
+	}
+	err = unix.Connect(fd, sa)
+	if err == unix.EINPROGRESS {
+		var done bool
+		done, err = settled(fd)
+		if !done {
+			return wait(ctx, fd, timeout)
+		}
+	}
+	if err == nil {
+		reset(fd)
+	}
+	unix.Close(fd)
+	return err == nil, err
+}
+
+// settled reports whether the handshake on fd is over, and its error. A
+// pending error (SO_ERROR) means refused or unreachable; a peer name means
+// connected; neither means the SYN is still unanswered.
+func settled(fd int) (bool, error) {
+	if e, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); err != nil {
+		return true, err
+	} else if e != 0 {
+		return true, unix.Errno(e)
+	}
+	if _, err := unix.Getpeername(fd); err != nil {
+		if err == unix.ENOTCONN {
+			return false, nil
+		}
+		return true, err
+	}
+	return true, nil
+}
+
+// wait hands fd to the poller and waits for the handshake to settle. It
+// owns fd from then on and closes it.
+func wait(ctx context.Context, fd int, timeout time.Duration) (bool, error) {
+	f := os.NewFile(uintptr(fd), "connect")
+	defer f.Close()
+	deadline := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if err := f.SetWriteDeadline(deadline); err != nil {
+		return false, err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = f.SetWriteDeadline(time.Unix(1, 0)) })
+	defer stop()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false, err
+	}
+	var cerr error
+	werr := rc.Write(func(fd uintptr) bool {
+		var done bool
+		done, cerr = settled(int(fd))
+		return done
+	})
+	if werr != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		if errors.Is(werr, os.ErrDeadlineExceeded) {
+			return false, context.DeadlineExceeded
+		}
+		return false, werr
+	}
+	if cerr != nil {
+		return false, cerr
+	}
+	_ = rc.Control(func(fd uintptr) { reset(int(fd)) })
+	return true, nil
+}
+
+// reset sets SO_LINGER to zero so that closing fd sends a reset.
+func reset(fd int) {
+	_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+}
