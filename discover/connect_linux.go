@@ -90,6 +90,16 @@ func wait(ctx context.Context, fd int, timeout time.Duration) (bool, error) {
 		done, cerr = settled(int(fd))
 		return done
 	})
+	if errors.Is(werr, os.ErrDeadlineExceeded) && ctx.Err() == nil {
+		// Look once more: a handshake that settled while this goroutine
+		// waited for the CPU is not a timeout.
+		_ = rc.Control(func(fd uintptr) {
+			var done bool
+			if done, cerr = settled(int(fd)); done {
+				werr = nil
+			}
+		})
+	}
 	if werr != nil {
 		if ctx.Err() != nil {
 			return false, ctx.Err()

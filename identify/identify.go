@@ -1,11 +1,11 @@
 // Package identify tells which protocol answers on an open port, whatever
-// its number: it reads a banner first, then sends protocol hellos.
+// its number: it reads a banner, tries TLS, then sends protocol hellos.
 package identify
 
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -25,60 +25,76 @@ type Options struct {
 	StepTimeout time.Duration
 	// MaxBanner caps the bytes read per exchange.
 	MaxBanner int
+	// NoTLS skips the TLS attempt.
+	NoTLS bool
+	// ServerName is sent in the TLS ClientHello (SNI) when the target came
+	// from a host name.
+	ServerName string
 }
 
 // DefaultOptions are the defaults of `ajar scan`.
 func DefaultOptions() Options {
-	return Options{BannerWait: 700 * time.Millisecond, StepTimeout: 2 * time.Second, MaxBanner: 4096}
+	return Options{BannerWait: 700 * time.Millisecond, StepTimeout: 2 * time.Second, MaxBanner: 64 << 10}
 }
 
 // Dialer opens a fresh connection to the target being identified.
 type Dialer func(ctx context.Context) (net.Conn, error)
 
-// hello is one protocol's greeting and the test of its answer.
-type hello struct {
-	protocol string
-	ports    []uint16
-	payload  []byte
-	match    func(answer []byte) (ajar.Service, bool)
-}
-
-// hellos in the order they are tried when no port hint says otherwise. A
-// hello that would confuse the next server runs on its own connection.
-var hellos = []hello{
-	{
-		// RESP inline PING; any RESP reply proves Redis (an auth-enabled
-		// server answers -NOAUTH). https://redis.io/docs/latest/develop/reference/protocol-spec/
-		protocol: "redis",
-		ports:    []uint16{6379, 6380},
-		payload:  []byte("*1\r\n$4\r\nPING\r\n"),
-		match:    matchRedis,
-	},
-	{
-		// PostgreSQL SSLRequest: the server answers one byte, S or N.
-		// https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-SSL
-		protocol: "postgresql",
-		ports:    []uint16{5432, 5433},
-		payload:  []byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f},
-		match:    matchPostgresSSL,
-	},
-}
-
 // Identify returns what answers at the target. An unknown protocol is not an
 // error: the Service then has an empty Protocol. The error reports a failure
 // to connect at all.
 func Identify(ctx context.Context, t ajar.Target, dial Dialer, opt Options) (ajar.Service, error) {
-	svc := ajar.Service{Transport: "tcp"}
-	banner, err := exchange(ctx, dial, nil, opt.BannerWait, opt.MaxBanner)
-	if err != nil && !isTimeout(err) && !errors.Is(err, io.EOF) {
-		if len(banner) == 0 {
-			return svc, err
+	if opt.MaxBanner <= 0 {
+		opt.MaxBanner = DefaultOptions().MaxBanner
+	}
+	svc, err := identifyPlain(ctx, t, dial, opt, "tcp")
+	if err != nil || svc.Protocol != "" || opt.NoTLS || svc.Banner != "" {
+		return svc, err
+	}
+	if ctx.Err() != nil {
+		return svc, ctx.Err()
+	}
+	// Nothing spoke and nothing answered a hello in clear: try TLS, and
+	// identify what runs inside it.
+	state, terr := handshake(ctx, dial, opt)
+	if terr != nil {
+		return svc, nil
+	}
+	cfg := tlsConfig(opt)
+	tlsDial := func(ctx context.Context) (net.Conn, error) {
+		c, err := dial(ctx)
+		if err != nil {
+			return nil, err
 		}
+		tc := tls.Client(c, cfg)
+		hctx, cancel := context.WithTimeout(ctx, opt.StepTimeout)
+		defer cancel()
+		if err := tc.HandshakeContext(hctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return tc, nil
+	}
+	inner, _ := identifyPlain(ctx, t, tlsDial, opt, "tls")
+	inner.Transport = "tls"
+	inner.TLS = summarize(state)
+	return inner, nil
+}
+
+// identifyPlain reads a banner, then sends the hellos, on connections from dial.
+func identifyPlain(ctx context.Context, t ajar.Target, dial Dialer, opt Options, transport string) (ajar.Service, error) {
+	svc := ajar.Service{Transport: transport}
+	banner, err := exchange(ctx, dial, nil, opt.BannerWait, opt.MaxBanner)
+	if len(banner) == 0 && err != nil && !isTimeout(err) && !errors.Is(err, io.EOF) && !isReset(err) {
+		return svc, err
 	}
 	if len(banner) > 0 {
 		svc.Banner = printable(banner, 160)
 		if s, ok := matchBanner(banner); ok {
-			s.Banner = svc.Banner
+			s.Transport, s.Banner = transport, svc.Banner
+			if s.Protocol == "mysql" && transport == "tcp" && mysqlOffersTLS(banner) {
+				s.TLS = mysqlStartTLS(ctx, dial, banner, opt)
+			}
 			return s, nil
 		}
 		// A server that speaks first and matched nothing: hellos would only
@@ -89,13 +105,23 @@ func Identify(ctx context.Context, t ajar.Target, dial Dialer, opt Options) (aja
 		if ctx.Err() != nil {
 			return svc, ctx.Err()
 		}
-		answer, _ := exchange(ctx, dial, h.payload, opt.StepTimeout, opt.MaxBanner)
-		if len(answer) == 0 {
-			continue
-		}
-		if s, ok := h.match(answer); ok {
-			if s.Banner == "" {
+		var s ajar.Service
+		var ok bool
+		if h.run != nil {
+			s, ok = h.run(ctx, t, dial, opt)
+		} else {
+			answer, _ := exchange(ctx, dial, h.payload, opt.StepTimeout, opt.MaxBanner)
+			if len(answer) == 0 {
+				continue
+			}
+			if s, ok = h.match(answer); ok && s.Banner == "" {
 				s.Banner = printable(answer, 160)
+			}
+		}
+		if ok {
+			s.Transport = transport
+			if s.Protocol == "postgresql" && transport == "tcp" && strings.HasPrefix(s.Banner, "S") {
+				s.TLS = postgresStartTLS(ctx, dial, opt)
 			}
 			return s, nil
 		}
@@ -103,7 +129,8 @@ func Identify(ctx context.Context, t ajar.Target, dial Dialer, opt Options) (aja
 	return svc, nil
 }
 
-// ordered puts the hellos whose usual port is p first.
+// ordered puts the hellos whose usual port is p first, keeping the rest in
+// order of likelihood.
 func ordered(p uint16) []hello {
 	out := make([]hello, 0, len(hellos))
 	for _, h := range hellos {
@@ -127,6 +154,12 @@ func exchange(ctx context.Context, dial Dialer, payload []byte, wait time.Durati
 		return nil, err
 	}
 	defer c.Close()
+	return talk(ctx, c, payload, wait, max, complete)
+}
+
+// talk sends payload on c and reads until done says the answer is complete,
+// the deadline passes or max bytes arrived.
+func talk(ctx context.Context, c net.Conn, payload []byte, wait time.Duration, max int, done func([]byte) bool) ([]byte, error) {
 	dl := time.Now().Add(wait)
 	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
 		dl = d
@@ -137,19 +170,21 @@ func exchange(ctx context.Context, dial Dialer, payload []byte, wait time.Durati
 			return nil, err
 		}
 	}
-	buf := make([]byte, max)
-	n := 0
-	for n < max {
-		k, err := c.Read(buf[n:])
-		n += k
-		if err != nil {
-			return buf[:n], err
+	buf := make([]byte, 0, min(max, 4096))
+	for len(buf) < max {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(max-len(buf), cap(buf)))
 		}
-		if n > 0 && complete(buf[:n]) {
+		k, err := c.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+k]
+		if err != nil {
+			return buf, err
+		}
+		if len(buf) > 0 && done(buf) {
 			break
 		}
 	}
-	return buf[:n], nil
+	return buf, nil
 }
 
 // complete reports whether an answer looks finished, so that identification
@@ -158,7 +193,13 @@ func complete(b []byte) bool {
 	if isMySQLPacket(b) {
 		return len(b) >= 4+int(uint32(b[0])|uint32(b[1])<<8|uint32(b[2])<<16)
 	}
-	return bytes.HasSuffix(b, []byte("\r\n")) || bytes.HasSuffix(b, []byte("\n")) || len(b) == 1
+	if len(b) == 1 {
+		return true
+	}
+	if bytes.HasPrefix(b, []byte("HTTP/")) {
+		return false // read to the end or the cap
+	}
+	return bytes.HasSuffix(b, []byte("\n"))
 }
 
 func isTimeout(err error) bool {
@@ -166,96 +207,9 @@ func isTimeout(err error) bool {
 	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
-// matchBanner recognises servers that speak first.
-func matchBanner(b []byte) (ajar.Service, bool) {
-	if s, ok := matchMySQL(b); ok {
-		return s, true
-	}
-	return ajar.Service{}, false
-}
-
-func isMySQLPacket(b []byte) bool {
-	// 3-byte little-endian length, sequence 0, then protocol version 10 or
-	// an error packet (0xff).
-	if len(b) < 5 {
-		return false
-	}
-	n := int(uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16)
-	return b[3] == 0 && n > 0 && n < 1<<16 && (b[4] == 0x0a || b[4] == 0xff)
-}
-
-// matchMySQL recognises the initial handshake packet (protocol version 10)
-// or the error packet a server sends instead of it ("Host … is not allowed").
-// https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase_packets_protocol_handshake_v10.html
-func matchMySQL(b []byte) (ajar.Service, bool) {
-	if !isMySQLPacket(b) {
-		return ajar.Service{}, false
-	}
-	n := int(uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16)
-	body := b[4:]
-	if len(body) > n {
-		body = body[:n]
-	}
-	svc := ajar.Service{Transport: "tcp", Protocol: "mysql"}
-	switch body[0] {
-	case 0x0a:
-		end := bytes.IndexByte(body[1:], 0)
-		if end < 0 {
-			return ajar.Service{}, false
-		}
-		v := string(body[1 : 1+end])
-		svc.Version, svc.Product = mysqlVersion(v)
-		return svc, true
-	case 0xff:
-		// error code (2 bytes) then a message; "#HY000" state marker is
-		// absent before the handshake.
-		if len(body) < 3 {
-			return ajar.Service{}, false
-		}
-		code := binary.LittleEndian.Uint16(body[1:3])
-		if code < 1000 || code > 5000 {
-			return ajar.Service{}, false
-		}
-		return svc, true
-	}
-	return ajar.Service{}, false
-}
-
-// mysqlVersion splits "10.11.6-MariaDB-0+deb12u1" into version and product.
-// MariaDB 10.x+ prefixes "5.5.5-" for old clients.
-func mysqlVersion(v string) (version, product string) {
-	v = strings.TrimPrefix(v, "5.5.5-")
-	product = "MySQL"
-	if strings.Contains(strings.ToLower(v), "mariadb") {
-		product = "MariaDB"
-	}
-	if i := strings.IndexByte(v, '-'); i > 0 {
-		v = v[:i]
-	}
-	return v, product
-}
-
-func matchRedis(b []byte) (ajar.Service, bool) {
-	svc := ajar.Service{Transport: "tcp", Protocol: "redis", Product: "Redis"}
-	switch {
-	case bytes.HasPrefix(b, []byte("+PONG")):
-		return svc, true
-	case bytes.HasPrefix(b, []byte("-NOAUTH")), bytes.HasPrefix(b, []byte("-ERR")) && bytes.Contains(b, []byte("auth")),
-		bytes.HasPrefix(b, []byte("-DENIED")), bytes.HasPrefix(b, []byte("-WRONGPASS")):
-		return svc, true
-	}
-	return ajar.Service{}, false
-}
-
-func matchPostgresSSL(b []byte) (ajar.Service, bool) {
-	if len(b) == 1 && (b[0] == 'S' || b[0] == 'N') {
-		return ajar.Service{Transport: "tcp", Protocol: "postgresql", Product: "PostgreSQL"}, true
-	}
-	// Very old servers answer SSLRequest with an ErrorResponse ('E').
-	if len(b) > 5 && b[0] == 'E' && bytes.Contains(b, []byte("SFATAL")) {
-		return ajar.Service{Transport: "tcp", Protocol: "postgresql", Product: "PostgreSQL"}, true
-	}
-	return ajar.Service{}, false
+func isReset(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "read"
 }
 
 // printable renders up to n bytes of b with non-printing bytes escaped.

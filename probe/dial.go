@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -33,6 +34,9 @@ type TargetDialer struct {
 	ReadCap int64
 	// Net dials; nil means a net.Dialer.
 	Net func(ctx context.Context, network, addr string) (net.Conn, error)
+	// TLS, when set, wraps every connection in a TLS client: the service
+	// was identified behind TLS, so its protocol runs inside it.
+	TLS *tls.Config
 }
 
 var _ Dialer = (*TargetDialer)(nil)
@@ -67,7 +71,26 @@ func (d *TargetDialer) Dial(ctx context.Context) (net.Conn, error) {
 	// returns at once.
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
 	cc.stop = stop
-	return cc, nil
+	if d.TLS == nil {
+		return cc, nil
+	}
+	tc := tls.Client(cc, d.TLS)
+	if err := tc.HandshakeContext(cctx); err != nil {
+		cc.Close()
+		return nil, fmt.Errorf("TLS handshake: %w", err)
+	}
+	return tc, nil
+}
+
+// InsecureTLS is the TLS configuration of a scanner: it must see the
+// certificate of any server, valid or not, so it verifies nothing; what the
+// certificate says is recorded, not trusted.
+func InsecureTLS(serverName string) *tls.Config {
+	return &tls.Config{
+		InsecureSkipVerify: true, //nolint:gosec // a scanner records certificates, it does not trust them
+		ServerName:         serverName,
+		MinVersion:         tls.VersionTLS10,
+	}
 }
 
 // DialAddr dials addr if it is the target's address and port.

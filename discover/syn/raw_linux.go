@@ -127,7 +127,7 @@ func openSender(loopback bool) (int, error) {
 // recvBuffer is the receive queue asked for. The kernel answers loopback
 // probes inside the sender's own system call, so answers pile up faster
 // than on a wire; the kernel doubles the figure for its bookkeeping.
-const recvBuffer = 8 << 20
+const recvBuffer = 32 << 20
 
 // snapLen is how much of each answer the filter keeps: the largest IPv4
 // header and a TCP header without options.
@@ -167,11 +167,17 @@ func replyFilter(sport uint16) []unix.SockFilter {
 }
 
 // openReceiver returns a non-blocking raw TCP socket that sees, behind
-// replyFilter, every answer to sport whatever interface it came in on.
-func openReceiver(sport uint16) (int, error) {
+// replyFilter, every answer to src:sport whatever interface it came in on.
+// Bound to src, it is not even handed the probes themselves, which a
+// loopback scan delivers locally too.
+func openReceiver(src netip.Addr, sport uint16) (int, error) {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.IPPROTO_TCP)
 	if err != nil {
 		return -1, rawNeeded(err)
+	}
+	if err := unix.Bind(fd, inet4(src, 0)); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("bind the receive socket to %s: %w", src, err)
 	}
 	// SO_RCVBUFFORCE passes rmem_max; it needs CAP_NET_ADMIN, which a
 	// CAP_NET_RAW-only process lacks: fall back to what rmem_max allows.
@@ -195,7 +201,8 @@ func openReceiver(sport uint16) (int, error) {
 }
 
 // recvDrops returns how many packets the kernel dropped from the socket's
-// receive queue (SO_MEMINFO, socket(7)).
+// receive queue (SO_MEMINFO, socket(7)). Some kernels count a drop of a
+// raw socket twice.
 func recvDrops(fd int) int64 {
 	var mem [unix.SK_MEMINFO_VARS]uint32
 	l := uint32(unsafe.Sizeof(mem))

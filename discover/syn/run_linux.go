@@ -46,7 +46,7 @@ func Run(ctx context.Context, targets iter.Seq2[uint64, ajar.Target], opt Option
 	if done == nil {
 		done = func(uint64) {}
 	}
-	e := &engine{opt: opt, c: c, found: found, done: done, tab: newTable(), hosts: map[uint64]string{}, hold: -1}
+	e := &engine{opt: opt, c: c, found: found, done: done, tab: newTable(int32(opt.Retries + 1)), hosts: map[uint64]string{}, hold: -1}
 	err := e.run(ctx, targets)
 	return c.Snapshot(), err
 }
@@ -73,6 +73,7 @@ type engine struct {
 	hold   int // socket that holds the source port
 	sendFD []int
 	recv   *os.File
+	recvFD int // recv's descriptor, for getsockopt (File.Fd would make it blocking)
 
 	fresh    chan *batch   // new probes, from the producer
 	retry    chan *batch   // probes to send again, from the receiver
@@ -136,7 +137,7 @@ func (e *engine) run(parent context.Context, targets iter.Seq2[uint64, ajar.Targ
 		cancel(err)
 	}
 	wg.Wait()
-	e.c.RecvDrops.Store(recvDrops(int(e.recv.Fd())))
+	e.c.RecvDrops.Store(recvDrops(e.recvFD))
 	if err := parent.Err(); err != nil {
 		return err
 	}
@@ -172,11 +173,11 @@ func (e *engine) setup(first netip.Addr) error {
 		return err
 	}
 	e.hold = fd
-	rfd, err := openReceiver(port)
+	rfd, err := openReceiver(src, port)
 	if err != nil {
 		return err
 	}
-	e.recv = os.NewFile(uintptr(rfd), "syn-receive")
+	e.recv, e.recvFD = os.NewFile(uintptr(rfd), "syn-receive"), rfd
 	for range e.opt.Senders {
 		fd, err := openSender(e.loopback)
 		if err != nil {
@@ -194,7 +195,7 @@ func (e *engine) setup(first netip.Addr) error {
 	// Sleeps overshoot by up to a scheduler tick: let a late sender catch
 	// up by that much rather than lose the time.
 	e.pace = newPacer(e.opt.Rate, int64(2*time.Millisecond))
-	e.fresh = make(chan *batch, 4*e.opt.Senders)
+	e.fresh = make(chan *batch, 8*e.opt.Senders)
 	e.retry = make(chan *batch, 1024)
 	e.finished = make(chan struct{})
 	e.start = time.Now()
@@ -325,11 +326,12 @@ func (e *engine) receive(ctx context.Context, fail context.CancelCauseFunc) {
 		v   verdict
 	}
 	var (
-		got     [maxBatch]answer
-		settled []settledTarget
-		wait    = int64(e.opt.Wait)
-		tries   = int32(e.opt.Retries + 1)
-		resend  = func(b *batch) {
+		got       [maxBatch]answer
+		settled   []settledTarget
+		wait      = int64(e.opt.Wait)
+		drops     int64
+		droppedAt int64 = -1
+		resend          = func(b *batch) {
 			e.inflight.Add(1)
 			e.c.Retried.Add(int64(b.n))
 			select {
@@ -383,7 +385,19 @@ func (e *engine) receive(ctx context.Context, fail context.CancelCauseFunc) {
 			e.report(settled)
 		}
 		now := e.now()
-		e.tab.expire(now-wait, tries, resend, giveUp)
+		retryBefore := now - wait
+		if n < maxBatch {
+			// The queue is drained. If the kernel dropped answers since the
+			// last look, they belong to batches sent before now: try those
+			// again at once instead of after the full wait. A last try is
+			// still given up only after the full wait.
+			if d := recvDrops(e.recvFD); d > drops {
+				drops, droppedAt = d, now
+				e.c.RecvDrops.Store(d)
+			}
+			retryBefore = max(retryBefore, droppedAt)
+		}
+		e.tab.expire(retryBefore, now-wait, resend, giveUp)
 		if e.produced.Load() && e.inflight.Load() == 0 && e.tab.waiting() == 0 {
 			return
 		}

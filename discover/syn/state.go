@@ -7,9 +7,10 @@ const maxBatch = 64
 
 // batch is a run of probes sent in one system call.
 type batch struct {
-	n    int
-	p    [maxBatch]probe
-	sent int64 // when it was sent, ns since the scan began
+	n     int
+	p     [maxBatch]probe
+	sent  int64 // when it was sent, ns since the scan began
+	final bool  // every probe in it is on its last try
 }
 
 // entry is a probe waiting for its answer.
@@ -20,21 +21,59 @@ type entry struct {
 
 // table holds the probes without an answer, keyed by probe.key, and the
 // batches in the order they were sent so that the oldest can be expired
-// without a scan of the table. Its size is bounded by the rate times the
-// wait, not by the size of the scan.
+// without a scan of the table. Batches whose probes may be tried again and
+// batches of last tries wait in separate queues: the first may be expired
+// early, when answers are known to be lost; the second only after the full
+// wait. The table's size is bounded by the rate times the wait, not by the
+// size of the scan.
 type table struct {
-	mu    sync.Mutex
-	m     map[uint64]entry
-	fifo  []*batch
-	head  int
-	spare []*batch
+	mu     sync.Mutex
+	tries  int32 // sends per probe at most
+	m      map[uint64]entry
+	retry  fifo
+	last   fifo
+	spare  []*batch
+	missed []uint64
 }
 
-func newTable() *table { return &table{m: make(map[uint64]entry, 1<<12)} }
+// fifo is a queue of batches in the order they were sent.
+type fifo struct {
+	q    []*batch
+	head int
+}
+
+func (f *fifo) push(b *batch) { f.q = append(f.q, b) }
+
+// pop returns the oldest batch when it was sent at or before t.
+func (f *fifo) pop(t int64) *batch {
+	if f.head == len(f.q) || f.q[f.head].sent > t {
+		return nil
+	}
+	b := f.q[f.head]
+	f.q[f.head] = nil
+	f.head++
+	if f.head > 64 && f.head*2 > len(f.q) {
+		n := copy(f.q, f.q[f.head:])
+		clear(f.q[n:])
+		f.q, f.head = f.q[:n], 0
+	}
+	return b
+}
+
+func (f *fifo) oldest() (int64, bool) {
+	if f.head == len(f.q) {
+		return 0, false
+	}
+	return f.q[f.head].sent, true
+}
+
+// newTable returns a table for probes sent up to tries times.
+func newTable(tries int32) *table {
+	return &table{m: make(map[uint64]entry, 1<<12), tries: max(tries, 1)}
+}
 
 // add registers the probes of b, before they are sent, and drops from b
-// any probe already waiting (a target repeated in the walk). It returns the
-// positions of the dropped ones.
+// any probe already waiting (a target repeated in the walk).
 func (t *table) add(b *batch, pos *[maxBatch]uint64) {
 	t.mu.Lock()
 	n := 0
@@ -48,17 +87,23 @@ func (t *table) add(b *batch, pos *[maxBatch]uint64) {
 		n++
 	}
 	b.n = n
+	b.final = t.tries == 1
 	t.mu.Unlock()
 }
 
-// sent queues b, sent at now, for expiry.
+// sent queues b for expiry; b.sent must be set.
 func (t *table) sent(b *batch) {
 	t.mu.Lock()
-	t.fifo = append(t.fifo, b)
+	if b.final {
+		t.last.push(b)
+	} else {
+		t.retry.push(b)
+	}
 	t.mu.Unlock()
 }
 
 // answer removes the probe of key and returns its entry, if it was waiting.
+// The caller holds the lock.
 func (t *table) answer(key uint64) (entry, bool) {
 	e, ok := t.m[key]
 	if ok {
@@ -78,63 +123,74 @@ func (t *table) waiting() int {
 	return len(t.m)
 }
 
-// oldest returns when the oldest queued batch was sent, and false when none is queued.
+// oldest returns when the oldest queued batch was sent, and false when
+// none is queued.
 func (t *table) oldest() (int64, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.head == len(t.fifo) {
-		return 0, false
+	a, okA := t.retry.oldest()
+	b, okB := t.last.oldest()
+	switch {
+	case okA && okB:
+		return min(a, b), true
+	case okA:
+		return a, true
 	}
-	return t.fifo[t.head].sent, true
+	return b, okB
 }
 
-// expire takes every batch sent before deadline off the queue. Of its
-// probes still waiting, those sent fewer than tries times go into retry
-// batches (handed to resend) and the others are given up (handed to
-// giveUp with their position).
-func (t *table) expire(deadline int64, tries int32, resend func(*batch), giveUp func(pos uint64)) {
-	var out *batch
-	var lost []uint64
+// expire takes off the queues the batches of retries sent at or before
+// retryBefore and the batches of last tries sent at or before
+// giveUpBefore. Their unanswered probes go into new batches handed to
+// resend, or, on their last try, are given up: giveUp gets their positions.
+func (t *table) expire(retryBefore, giveUpBefore int64, resend func(*batch), giveUp func(pos uint64)) {
+	var out [2]*batch // more tries to come, last try
 	t.mu.Lock()
-	for t.head < len(t.fifo) && t.fifo[t.head].sent <= deadline {
-		b := t.fifo[t.head]
-		t.fifo[t.head] = nil
-		t.head++
+	for b := t.retry.pop(retryBefore); b != nil; b = t.retry.pop(retryBefore) {
 		for _, p := range b.p[:b.n] {
 			k := p.key()
 			e, ok := t.m[k]
 			if !ok {
 				continue
 			}
-			if e.tries >= tries {
-				delete(t.m, k)
-				lost = append(lost, e.pos)
-				continue
-			}
 			e.tries++
 			t.m[k] = e
-			if out == nil {
-				out = t.newBatchLocked()
+			i := 0
+			if e.tries >= t.tries {
+				i = 1
 			}
-			out.p[out.n] = p
-			out.n++
-			if out.n == maxBatch {
+			if out[i] == nil {
+				out[i] = t.newBatchLocked()
+				out[i].final = i == 1
+			}
+			o := out[i]
+			o.p[o.n] = p
+			o.n++
+			if o.n == maxBatch {
 				t.mu.Unlock()
-				resend(out)
+				resend(o)
 				t.mu.Lock()
-				out = nil
+				out[i] = nil
 			}
 		}
 		t.spare = append(t.spare, b)
 	}
-	if t.head > 64 && t.head*2 > len(t.fifo) {
-		n := copy(t.fifo, t.fifo[t.head:])
-		clear(t.fifo[n:])
-		t.fifo, t.head = t.fifo[:n], 0
+	lost := t.missed[:0]
+	for b := t.last.pop(giveUpBefore); b != nil; b = t.last.pop(giveUpBefore) {
+		for _, p := range b.p[:b.n] {
+			if e, ok := t.m[p.key()]; ok {
+				delete(t.m, p.key())
+				lost = append(lost, e.pos)
+			}
+		}
+		t.spare = append(t.spare, b)
 	}
+	t.missed = lost
 	t.mu.Unlock()
-	if out != nil {
-		resend(out)
+	for _, o := range out {
+		if o != nil {
+			resend(o)
+		}
 	}
 	for _, pos := range lost {
 		giveUp(pos)
@@ -152,7 +208,7 @@ func (t *table) newBatchLocked() *batch {
 	if n := len(t.spare); n > 0 {
 		b := t.spare[n-1]
 		t.spare = t.spare[:n-1]
-		b.n = 0
+		b.n, b.final = 0, false
 		return b
 	}
 	return new(batch)

@@ -16,58 +16,97 @@ func batchOf(ps ...probe) (*batch, *[maxBatch]uint64) {
 	return b, &pos
 }
 
+// recorder collects what expire hands back, and queues resent batches as
+// a sender would, sent at the given time.
+type recorder struct {
+	tab    *table
+	at     int64
+	resent []probe
+	final  []bool
+	lost   []uint64
+}
+
+func (r *recorder) resend(b *batch) {
+	r.resent = append(r.resent, b.p[:b.n]...)
+	r.final = append(r.final, b.final)
+	b.sent = r.at
+	r.tab.sent(b)
+}
+
+func (r *recorder) giveUp(pos uint64) { r.lost = append(r.lost, pos) }
+
+func (r *recorder) reset() { r.resent, r.final, r.lost = nil, nil, nil }
+
+func answer(tab *table, p probe) (entry, bool) {
+	tab.lock()
+	defer tab.unlock()
+	return tab.answer(p.key())
+}
+
 func TestTableAnswerRetryGiveUp(t *testing.T) {
-	tab := newTable()
+	tab := newTable(2)
 	a, c, d := probe{1, 80}, probe{1, 81}, probe{2, 80}
 	b, pos := batchOf(a, c, d)
 	tab.add(b, pos)
+	if b.final {
+		t.Fatal("a first try of two is marked final")
+	}
 	b.sent = 10
 	tab.sent(b)
 
-	tab.lock()
-	e, ok := tab.answer(a.key())
-	tab.unlock()
-	if !ok || e.pos != 100 {
+	if e, ok := answer(tab, a); !ok || e.pos != 100 {
 		t.Fatalf("answer(a) = %+v, %v", e, ok)
 	}
-	tab.lock()
-	_, again := tab.answer(a.key())
-	tab.unlock()
-	if again {
+	if _, again := answer(tab, a); again {
 		t.Fatal("a second answer for the same probe was accepted")
 	}
 
-	var resent []probe
-	var lost []uint64
-	resend := func(b *batch) { resent = append(resent, b.p[:b.n]...); b.sent = 30; tab.sent(b) }
-	giveUp := func(p uint64) { lost = append(lost, p) }
-
-	tab.expire(5, 2, resend, giveUp) // nothing is that old yet
-	if len(resent)+len(lost) != 0 {
-		t.Fatalf("expired early: %v %v", resent, lost)
+	r := &recorder{tab: tab, at: 30}
+	tab.expire(5, 5, r.resend, r.giveUp) // nothing is that old yet
+	if len(r.resent)+len(r.lost) != 0 {
+		t.Fatalf("expired early: %v %v", r.resent, r.lost)
 	}
-	tab.expire(10, 2, resend, giveUp)
-	if !slices.Equal(resent, []probe{c, d}) || len(lost) != 0 {
-		t.Fatalf("first expiry: resent %v, lost %v", resent, lost)
+	tab.expire(10, 10, r.resend, r.giveUp)
+	if !slices.Equal(r.resent, []probe{c, d}) || !slices.Equal(r.final, []bool{true}) || len(r.lost) != 0 {
+		t.Fatalf("first expiry: resent %v (final %v), lost %v", r.resent, r.final, r.lost)
 	}
-	tab.lock()
-	tab.answer(d.key())
-	tab.unlock()
-	resent = nil
-	tab.expire(30, 2, resend, giveUp)
-	if len(resent) != 0 || !slices.Equal(lost, []uint64{101}) {
-		t.Fatalf("second expiry: resent %v, lost %v", resent, lost)
+	answer(tab, d)
+	r.reset()
+	// A last try is not given up early, whatever the retry deadline.
+	tab.expire(1000, 29, r.resend, r.giveUp)
+	if len(r.resent)+len(r.lost) != 0 {
+		t.Fatalf("gave up before the wait: %v %v", r.resent, r.lost)
+	}
+	tab.expire(1000, 30, r.resend, r.giveUp)
+	if len(r.resent) != 0 || !slices.Equal(r.lost, []uint64{101}) {
+		t.Fatalf("second expiry: resent %v, lost %v", r.resent, r.lost)
 	}
 	if n := tab.waiting(); n != 0 {
 		t.Errorf("%d probes still waiting", n)
 	}
 	if _, ok := tab.oldest(); ok {
-		t.Error("the expiry queue is not empty")
+		t.Error("the expiry queues are not empty")
+	}
+}
+
+func TestTableNoRetries(t *testing.T) {
+	tab := newTable(1)
+	b, pos := batchOf(probe{1, 80})
+	tab.add(b, pos)
+	if !b.final {
+		t.Fatal("the only try is not marked final")
+	}
+	b.sent = 0
+	tab.sent(b)
+	r := &recorder{tab: tab}
+	tab.expire(100, 0, r.resend, r.giveUp)
+	if len(r.resent) != 0 || !slices.Equal(r.lost, []uint64{100}) {
+		t.Errorf("resent %v, lost %v; want nothing resent, 100 lost", r.resent, r.lost)
 	}
 }
 
 func TestTableDropsRepeatedTargets(t *testing.T) {
-	tab := newTable()
+	tab := newTable(2)
 	b, pos := batchOf(probe{1, 80}, probe{1, 80}, probe{1, 81})
 	tab.add(b, pos)
 	if b.n != 2 || tab.waiting() != 2 {

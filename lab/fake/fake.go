@@ -9,9 +9,8 @@ import (
 	"time"
 )
 
-// China is the time zone of the generated timestamps (UTC+8, no daylight
-// saving).
-var China = time.FixedZone("CST", 8*60*60)
+// china is the time zone of every generated time: UTC+8, no daylight saving.
+var china = time.FixedZone("CST", 8*60*60)
 
 // Generator derives records from a seed. Record i is a pure function of the
 // seed and i: records can be produced in any order, concurrently, and one at a
@@ -44,9 +43,9 @@ func (g Gender) String() string {
 
 // Person is one fictional resident.
 type Person struct {
-	Index     int       // position in the sequence, from 1
-	Name      string    // surname and given name in Hanzi, e.g. 张伟
-	Gender    Gender    //
+	Index     int    // position in the sequence, from 1
+	Name      string // surname and given name in Hanzi, e.g. 张伟
+	Gender    Gender
 	BirthDate time.Time // midnight in China
 	Mobile    string    // 11 digits, e.g. 13812345678
 	IDNumber  string    // 18-character resident ID number
@@ -71,7 +70,7 @@ func (g Generator) person(s *stream) Person {
 	p.Gender = Gender(s.intn(2))
 	p.Name = name(s, p.Gender)
 	// Born between 1950-01-01 and 2005-12-31.
-	first := time.Date(1950, 1, 1, 0, 0, 0, 0, China)
+	first := time.Date(1950, 1, 1, 0, 0, 0, 0, china)
 	p.BirthDate = first.AddDate(0, 0, s.intn(20454))
 	p.Region = pick(s, regions)
 	p.Mobile = pick(s, mobilePrefixes) + fmt.Sprintf("%08d", s.intn(100000000))
@@ -160,7 +159,7 @@ func (g Generator) Order(i int) Order {
 // timeBetween returns a time to the second between the start of year from
 // and the end of year to, in China.
 func timeBetween(s *stream, from, to int) time.Time {
-	start := time.Date(from, 1, 1, 0, 0, 0, 0, China)
-	end := time.Date(to+1, 1, 1, 0, 0, 0, 0, China)
+	start := time.Date(from, 1, 1, 0, 0, 0, 0, china)
+	end := time.Date(to+1, 1, 1, 0, 0, 0, 0, china)
 	return start.Add(time.Duration(s.intn(int(end.Sub(start)/time.Second))) * time.Second)
 }

@@ -117,8 +117,8 @@ func TestRegions(t *testing.T) {
 
 func TestCase(t *testing.T) {
 	g := New(1)
-	start := time.Date(2015, 1, 1, 0, 0, 0, 0, China)
-	end := time.Date(2024, 1, 1, 0, 0, 0, 0, China)
+	start := time.Date(2015, 1, 1, 0, 0, 0, 0, china)
+	end := time.Date(2024, 1, 1, 0, 0, 0, 0, china)
 	for i := 1; i <= 1200; i++ {
 		c := g.Case(i, 3000)
 		if c.Index != i || c.PersonIndex < 1 || c.PersonIndex > 3000 {
