@@ -114,7 +114,7 @@ func hostile(t *testing.T, serve func(net.Conn)) ajar.Target {
 func TestHostileServersAreUnknownWithinTheTimeout(t *testing.T) {
 	opt := Options{BannerWait: 200 * time.Millisecond, StepTimeout: 300 * time.Millisecond, MaxBanner: 4096}
 	// At most the banner wait plus one step per hello, plus a margin.
-	bound := opt.BannerWait + time.Duration(len(hellos))*opt.StepTimeout + 500*time.Millisecond
+	bound := opt.BannerWait + time.Duration(len(hellos)+1)*opt.StepTimeout + 500*time.Millisecond
 	for _, tc := range []struct {
 		name  string
 		serve func(net.Conn)

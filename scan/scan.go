@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"iter"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -222,8 +223,12 @@ func (r *run) handle(ctx context.Context, t ajar.Target) {
 	if err != nil {
 		base.Detail = "identify: " + err.Error()
 	}
-	probers := probe.ForProtocol(svc.Protocol)
-	if svc.Protocol == "" || len(probers) == 0 {
+	if svc.Transport == "tls" {
+		// The protocol runs inside TLS: every probe connection does too.
+		d.TLS = probe.InsecureTLS(t.Host)
+	}
+	probers := probersFor(svc)
+	if len(probers) == 0 {
 		ev := base
 		ev.Status = ajar.StatusOpen
 		r.record(&ev)
@@ -262,6 +267,24 @@ func (r *run) handle(ctx context.Context, t ajar.Target) {
 		}
 		r.record(&ev)
 	}
+}
+
+// probersFor picks the probes for a service: those of its protocol, and the
+// generic HTTP ones on any HTTP service (leaks beside an API are separate
+// exposures of the same port).
+func probersFor(svc ajar.Service) []probe.Prober {
+	if svc.Protocol == "" {
+		return nil
+	}
+	ps := probe.ForProtocol(svc.Protocol)
+	if svc.HTTP != nil && svc.Protocol != "http" {
+		for _, p := range probe.ForProtocol("http") {
+			if !slices.ContainsFunc(ps, func(q probe.Prober) bool { return q.Name() == p.Name() }) {
+				ps = append(ps, p)
+			}
+		}
+	}
+	return ps
 }
 
 // safeProbe runs a prober, turning a panic into an error: one broken plugin
