@@ -92,3 +92,38 @@ func Timeline(prev *Record, ev *Event) {
 	}
 	ev.LastSeen = t
 }
+
+// SearchRequest asks for the exposures matching a query of the search
+// language (see package query), a page at a time.
+type SearchRequest struct {
+	Query string
+	// Limit is the page size (default 50, at most 1000).
+	Limit int
+	// Cursor continues after the last item of a previous page.
+	Cursor string
+	// Facets names fields whose value counts are wanted.
+	Facets []string
+	// Now anchors relative times in the query ("-7d"); zero means now.
+	Now time.Time
+}
+
+// FacetCount is how many matching exposures have one value of a field.
+type FacetCount struct {
+	Value string `json:"value"`
+	Count int64  `json:"count"`
+}
+
+// SearchResult is one page of a search.
+type SearchResult struct {
+	Total      int64                   `json:"total"`
+	Items      []Record                `json:"-"`
+	Facets     map[string][]FacetCount `json:"facets,omitempty"`
+	NextCursor string                  `json:"next_cursor,omitempty"`
+}
+
+// Searcher is a store that answers the search language. A query error is
+// returned as is (package query's *Error), so callers can tell bad input
+// from a failing store.
+type Searcher interface {
+	Search(ctx context.Context, r SearchRequest) (*SearchResult, error)
+}

@@ -10,6 +10,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// inlineConnect says that begin can settle an attempt inside the connect
+// call, so that the scanner's drivers make attempts themselves.
+const inlineConnect = true
+
 // connect tries one TCP handshake with ap and reports whether it completed.
 // It uses the socket calls directly: on loopback, and often on a LAN, the
 // kernel settles the handshake inside connect(2), so the answer is read at
@@ -18,34 +22,52 @@ import (
 // timeout or ctx ends. An open port is closed with a reset (SO_LINGER 0):
 // nothing more reaches the service and no TIME_WAIT is left behind.
 func connect(ctx context.Context, ap netip.AddrPort, timeout time.Duration) (bool, error) {
+	start := time.Now()
+	fd, open, err := begin(ap)
+	if fd >= 0 {
+		return wait(ctx, fd, start.Add(timeout))
+	}
+	if err == errZone {
+		return dialConnect(ctx, ap, timeout)
+	}
+	return open, err
+}
+
+// errZone marks an IPv6 address with a zone, which begin leaves to the
+// net package.
+var errZone = errors.New("address with a zone")
+
+// begin starts a handshake with ap on a non-blocking socket. When the
+// handshake settles at once it returns fd −1 and the outcome; otherwise it
+// returns the socket, for wait.
+func begin(ap netip.AddrPort) (fd int, open bool, err error) {
 	var sa unix.Sockaddr
 	family := unix.AF_INET
 	if a := ap.Addr(); a.Is4() || a.Is4In6() {
 		sa = &unix.SockaddrInet4{Addr: a.Unmap().As4(), Port: int(ap.Port())}
 	} else {
 		if a.Zone() != "" {
-			return dialConnect(ctx, ap, timeout)
+			return -1, false, errZone
 		}
 		family = unix.AF_INET6
 		sa = &unix.SockaddrInet6{Addr: a.As16(), Port: int(ap.Port())}
 	}
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return false, err
+		return -1, false, err
 	}
 	err = unix.Connect(fd, sa)
 	if err == unix.EINPROGRESS {
 		var done bool
-		done, err = settled(fd)
-		if !done {
-			return wait(ctx, fd, timeout)
+		if done, err = settled(fd); !done {
+			return fd, false, nil
 		}
 	}
 	if err == nil {
 		reset(fd)
 	}
 	unix.Close(fd)
-	return err == nil, err
+	return -1, err == nil, err
 }
 
 // settled reports whether the handshake on fd is over, and its error. A
@@ -66,12 +88,11 @@ func settled(fd int) (bool, error) {
 	return true, nil
 }
 
-// wait hands fd to the poller and waits for the handshake to settle. It
-// owns fd from then on and closes it.
-func wait(ctx context.Context, fd int, timeout time.Duration) (bool, error) {
+// wait hands fd, from begin, to the poller and waits until the handshake
+// settles, deadline passes or ctx ends. It closes fd.
+func wait(ctx context.Context, fd int, deadline time.Time) (bool, error) {
 	f := os.NewFile(uintptr(fd), "connect")
 	defer f.Close()
-	deadline := time.Now().Add(timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}

@@ -9,6 +9,7 @@ import (
 	"iter"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -83,11 +84,7 @@ type Scanner struct {
 
 	hostMu sync.Mutex
 	hosts  map[netip.Addr]*hostSlot
-}
-
-type hostSlot struct {
-	sem  chan struct{}
-	refs int
+	spare  []*hostSlot // idle slots, reused
 }
 
 // New returns a scanner with the given options (validated).
@@ -117,27 +114,22 @@ func New(opt Options) (*Scanner, error) {
 // several goroutines at once. done, when not nil, is called with the position
 // of every target finished (open or not), for resume bookkeeping. Run returns
 // when all targets are done or ctx ends; the error is ctx's in that case.
+//
+// A few driver goroutines make the attempts. An attempt that settles inside
+// the connect call, as on loopback and often on a LAN, costs no goroutine
+// switch; one still in flight is handed to a goroutine of its own that
+// waits on the runtime's poller, so Concurrency bounds the attempts in
+// flight without as many idle workers.
 func (s *Scanner) Run(ctx context.Context, targets iter.Seq2[uint64, ajar.Target], found func(Found), done func(pos uint64)) error {
-	type job struct {
-		pos uint64
-		t   ajar.Target
-	}
-	jobs := make(chan job, s.opt.Concurrency)
-	var wg sync.WaitGroup
-	for range s.opt.Concurrency {
-		wg.Add(1)
+	r := &runner{s: s, ctx: ctx, found: found, done: done, slots: make(chan struct{}, s.opt.Concurrency)}
+	jobs := make(chan job, 256)
+	var drivers sync.WaitGroup
+	for range min(s.opt.Concurrency, 2*runtime.GOMAXPROCS(0)) {
+		drivers.Add(1)
 		go func() {
-			defer wg.Done()
+			defer drivers.Done()
 			for j := range jobs {
-				open, rtt := s.try(ctx, j.t)
-				s.Stats.Done.Add(1)
-				if open {
-					s.Stats.Open.Add(1)
-					found(Found{Pos: j.pos, Target: j.t, RTT: rtt})
-				}
-				if done != nil && ctx.Err() == nil {
-					done(j.pos)
-				}
+				r.start(j)
 			}
 		}()
 	}
@@ -151,27 +143,136 @@ func (s *Scanner) Run(ctx context.Context, targets iter.Seq2[uint64, ajar.Target
 		}
 	}
 	close(jobs)
-	wg.Wait()
+	drivers.Wait()
+	r.handed.Wait()
 	return ctx.Err()
 }
 
-// try connects to one target with retries; it reports whether the port is open.
-func (s *Scanner) try(ctx context.Context, t ajar.Target) (bool, time.Duration) {
-	release := s.acquireHost(ctx, t.Addr)
-	if release == nil {
-		return false, 0
+type job struct {
+	pos uint64
+	t   ajar.Target
+}
+
+// runner is one Run: the drivers' shared state.
+type runner struct {
+	s      *Scanner
+	ctx    context.Context
+	found  func(Found)
+	done   func(pos uint64)
+	slots  chan struct{} // one per target in hand: bounds Concurrency
+	handed sync.WaitGroup
+}
+
+// start takes a target in hand. It settles the target at once when the
+// host has room and the first attempt settles inside the connect call;
+// otherwise it hands the target, and the attempt in flight, to a goroutine.
+func (r *runner) start(j job) {
+	s := r.s
+	select {
+	case r.slots <- struct{}{}:
+	case <-r.ctx.Done():
+		return
 	}
-	defer release()
-	backoff := 10 * time.Millisecond
-	for attempt := 0; attempt <= s.opt.Retries; {
-		if err := s.limiter.Wait(ctx); err != nil {
-			return false, 0
+	st := attemptState{fd: -1}
+	if inlineConnect && s.opt.Dial == nil {
+		if host := s.tryAcquireHost(j.t.Addr); host != nil {
+			st.host = host
+			if s.limiter.Wait(r.ctx) != nil {
+				r.finish(j, st.host, false, 0)
+				return
+			}
+			s.Stats.Attempts.Add(1)
+			st.start = time.Now()
+			fd, open, err := begin(j.t.AddrPort())
+			switch {
+			case fd >= 0:
+				st.fd = fd
+			case open:
+				r.finish(j, st.host, true, time.Since(st.start))
+				return
+			case Classify(err) == Closed:
+				r.finish(j, st.host, false, 0)
+				return
+			case Classify(err) == LocalLimit:
+				s.Stats.Backoffs.Add(1)
+				st.backoff = true
+			default:
+				st.tried = 1
+			}
 		}
-		s.Stats.Attempts.Add(1)
-		start := time.Now()
-		open, err := s.connect(ctx, t)
+	}
+	r.handed.Add(1)
+	go func() {
+		defer r.handed.Done()
+		if st.host == nil {
+			if st.host = s.acquireHost(r.ctx, j.t.Addr); st.host == nil {
+				r.finish(j, nil, false, 0)
+				return
+			}
+		}
+		open, rtt := s.settle(r.ctx, j.t, st)
+		r.finish(j, st.host, open, rtt)
+	}()
+}
+
+// finish releases the target's host slot and in-flight slot and reports it.
+func (r *runner) finish(j job, host *hostSlot, open bool, rtt time.Duration) {
+	if host != nil {
+		r.s.releaseHost(j.t.Addr, host)
+	}
+	<-r.slots
+	s := r.s
+	s.Stats.Done.Add(1)
+	if open {
+		s.Stats.Open.Add(1)
+		r.found(Found{Pos: j.pos, Target: j.t, RTT: rtt})
+	}
+	if r.done != nil && r.ctx.Err() == nil {
+		r.done(j.pos)
+	}
+}
+
+// attemptState is where a target's attempts stand when it is handed over.
+type attemptState struct {
+	host    *hostSlot
+	fd      int       // a handshake in flight, or -1
+	start   time.Time // when that handshake began
+	tried   int       // attempts that counted against Retries
+	backoff bool      // the last attempt hit a local limit
+}
+
+// settle makes the attempts on t, with retries, from where st stands; it
+// reports whether the port is open.
+func (s *Scanner) settle(ctx context.Context, t ajar.Target, st attemptState) (bool, time.Duration) {
+	backoff := 10 * time.Millisecond
+	for {
+		var open bool
+		var err error
+		switch {
+		case st.fd >= 0:
+			open, err = wait(ctx, st.fd, st.start.Add(s.opt.Timeout))
+			st.fd = -1
+		case st.backoff:
+			// Out of file descriptors or local ports: that says nothing
+			// about the target. Wait and try again without using a retry.
+			st.backoff = false
+			if (realClock{}).Sleep(ctx, backoff) != nil {
+				return false, 0
+			}
+			backoff = min(backoff*2, time.Second)
+			continue
+		case st.tried > s.opt.Retries:
+			return false, 0
+		default:
+			if s.limiter.Wait(ctx) != nil {
+				return false, 0
+			}
+			s.Stats.Attempts.Add(1)
+			st.start = time.Now()
+			open, err = s.connect(ctx, t)
+		}
 		if open {
-			return true, time.Since(start)
+			return true, time.Since(st.start)
 		}
 		if ctx.Err() != nil {
 			return false, 0
@@ -180,18 +281,12 @@ func (s *Scanner) try(ctx context.Context, t ajar.Target) (bool, time.Duration) 
 		case Closed:
 			return false, 0
 		case LocalLimit:
-			// Out of file descriptors or local ports: that says nothing
-			// about the target. Wait and try again without using a retry.
 			s.Stats.Backoffs.Add(1)
-			if (realClock{}).Sleep(ctx, backoff) != nil {
-				return false, 0
-			}
-			backoff = min(backoff*2, time.Second)
-			continue
+			st.backoff = true
+		default:
+			st.tried++
 		}
-		attempt++
 	}
-	return false, 0
 }
 
 // connect makes one attempt on t, through Options.Dial when one is set.
@@ -231,30 +326,76 @@ func closeReset(c net.Conn) {
 	_ = c.Close()
 }
 
-func (s *Scanner) acquireHost(ctx context.Context, a netip.Addr) func() {
-	s.hostMu.Lock()
+// hostSlot bounds the attempts in flight to one address.
+type hostSlot struct {
+	sem  chan struct{}
+	refs int
+}
+
+// slotFor returns the slot of a, with a reference taken. The caller holds hostMu.
+func (s *Scanner) slotFor(a netip.Addr) *hostSlot {
 	h := s.hosts[a]
 	if h == nil {
-		h = &hostSlot{sem: make(chan struct{}, s.opt.PerHost)}
+		if n := len(s.spare); n > 0 {
+			h, s.spare = s.spare[n-1], s.spare[:n-1]
+		} else {
+			h = &hostSlot{sem: make(chan struct{}, s.opt.PerHost)}
+		}
 		s.hosts[a] = h
 	}
 	h.refs++
-	s.hostMu.Unlock()
-	unref := func() {
-		s.hostMu.Lock()
-		h.refs--
-		if h.refs == 0 {
-			delete(s.hosts, a)
+	return h
+}
+
+// unref drops a reference to the slot of a. The caller holds hostMu.
+func (s *Scanner) unref(a netip.Addr, h *hostSlot) {
+	h.refs--
+	if h.refs == 0 {
+		delete(s.hosts, a)
+		// An idle slot's semaphore is empty: keep a few for the next hosts.
+		if len(s.spare) < 1024 {
+			s.spare = append(s.spare, h)
 		}
-		s.hostMu.Unlock()
 	}
+}
+
+// tryAcquireHost takes a slot of a without waiting; nil when a is at its
+// limit.
+func (s *Scanner) tryAcquireHost(a netip.Addr) *hostSlot {
+	s.hostMu.Lock()
+	defer s.hostMu.Unlock()
+	h := s.slotFor(a)
 	select {
 	case h.sem <- struct{}{}:
-		return func() { <-h.sem; unref() }
-	case <-ctx.Done():
-		unref()
+		return h
+	default:
+		s.unref(a, h)
 		return nil
 	}
+}
+
+// acquireHost takes a slot of a, waiting for one; nil when ctx ends first.
+func (s *Scanner) acquireHost(ctx context.Context, a netip.Addr) *hostSlot {
+	s.hostMu.Lock()
+	h := s.slotFor(a)
+	s.hostMu.Unlock()
+	select {
+	case h.sem <- struct{}{}:
+		return h
+	case <-ctx.Done():
+		s.hostMu.Lock()
+		s.unref(a, h)
+		s.hostMu.Unlock()
+		return nil
+	}
+}
+
+// releaseHost gives back a slot taken by acquireHost or tryAcquireHost.
+func (s *Scanner) releaseHost(a netip.Addr, h *hostSlot) {
+	<-h.sem
+	s.hostMu.Lock()
+	s.unref(a, h)
+	s.hostMu.Unlock()
 }
 
 // Outcome classifies a failed connect.

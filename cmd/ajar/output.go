@@ -31,6 +31,16 @@ func jsonLine(w io.Writer, ev *ajar.Event) error {
 	return err
 }
 
+// jsonValue writes any value as one JSON line.
+func jsonValue(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode: %w", err)
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
 // table writes aligned columns.
 type table struct{ tw *tabwriter.Writer }
 

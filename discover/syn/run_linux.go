@@ -339,8 +339,9 @@ func (e *engine) receive(ctx context.Context, fail context.CancelCauseFunc) {
 			case <-ctx.Done():
 			}
 		}
-		giveUp = func(pos uint64) {
+		giveUp = func(key, pos uint64) {
 			e.c.Dropped.Add(1)
+			e.host(key)
 			e.done(pos)
 		}
 	)

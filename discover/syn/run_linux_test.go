@@ -191,6 +191,64 @@ func TestFindsExactlyTheOpenPorts(t *testing.T) {
 	}
 }
 
+// fullListener returns the port of a listener on addr whose accept queue
+// is full, so that the kernel drops further SYNs without an answer.
+func fullListener(t *testing.T, addr string) uint16 {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	a := netip.MustParseAddr(addr)
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: a.As4()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := unix.Getsockname(fd)
+	port := uint16(sa.(*unix.SockaddrInet4).Port)
+	// A backlog of 0 holds one connection; the next SYN finds it full.
+	for range 2 {
+		if c, err := net.DialTimeout("tcp", netip.AddrPortFrom(a, port).String(), 200*time.Millisecond); err == nil {
+			t.Cleanup(func() { c.Close() })
+		}
+	}
+	return port
+}
+
+func TestUnansweredProbeIsRetriedThenGivenUp(t *testing.T) {
+	needRaw(t)
+	const host = "127.0.78.253"
+	silent := fullListener(t, host)
+	open := listen(t, host, 3)
+	ports := append([]uint16{silent}, open...)
+	ports = append(ports, freePorts(t, host, 50)...)
+	var done atomic.Int64
+	var found []uint16
+	const wait = 100 * time.Millisecond
+	start := time.Now()
+	st, err := Run(context.Background(), seq(netip.MustParseAddr(host), ports), Options{Retries: 2, Wait: wait},
+		func(f discover.Found) { found = append(found, f.Target.Port) }, func(uint64) { done.Add(1) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Three tries, each waited for: the scan cannot end sooner.
+	if d := time.Since(start); d < 3*wait {
+		t.Errorf("the scan gave up after %s, before three waits of %s", d, wait)
+	}
+	if st.Dropped != 1 || st.Retried != 2 || st.Open != 3 || st.Closed != 50 {
+		t.Errorf("stats %+v: want 1 dropped after 2 retries, 3 open, 50 closed", st)
+	}
+	if slices.Contains(found, silent) || len(found) != 3 {
+		t.Errorf("found %v; want the 3 open ports %v", found, open)
+	}
+	if n := done.Load(); n != int64(len(ports)) {
+		t.Errorf("done called %d times, want %d", n, len(ports))
+	}
+}
+
 func TestRefusesIPv6(t *testing.T) {
 	_, err := Run(context.Background(), seq(netip.IPv6Loopback(), []uint16{80}), Options{}, func(discover.Found) {}, nil)
 	if !errors.Is(err, ErrNotIPv4) {

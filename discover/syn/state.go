@@ -33,8 +33,11 @@ type table struct {
 	retry  fifo
 	last   fifo
 	spare  []*batch
-	missed []uint64
+	missed []missed
 }
+
+// missed is a probe given up.
+type missed struct{ key, pos uint64 }
 
 // fifo is a queue of batches in the order they were sent.
 type fifo struct {
@@ -142,8 +145,9 @@ func (t *table) oldest() (int64, bool) {
 // expire takes off the queues the batches of retries sent at or before
 // retryBefore and the batches of last tries sent at or before
 // giveUpBefore. Their unanswered probes go into new batches handed to
-// resend, or, on their last try, are given up: giveUp gets their positions.
-func (t *table) expire(retryBefore, giveUpBefore int64, resend func(*batch), giveUp func(pos uint64)) {
+// resend, or, on their last try, are given up: giveUp gets their keys and
+// positions.
+func (t *table) expire(retryBefore, giveUpBefore int64, resend func(*batch), giveUp func(key, pos uint64)) {
 	var out [2]*batch // more tries to come, last try
 	t.mu.Lock()
 	for b := t.retry.pop(retryBefore); b != nil; b = t.retry.pop(retryBefore) {
@@ -180,7 +184,7 @@ func (t *table) expire(retryBefore, giveUpBefore int64, resend func(*batch), giv
 		for _, p := range b.p[:b.n] {
 			if e, ok := t.m[p.key()]; ok {
 				delete(t.m, p.key())
-				lost = append(lost, e.pos)
+				lost = append(lost, missed{p.key(), e.pos})
 			}
 		}
 		t.spare = append(t.spare, b)
@@ -192,8 +196,8 @@ func (t *table) expire(retryBefore, giveUpBefore int64, resend func(*batch), giv
 			resend(o)
 		}
 	}
-	for _, pos := range lost {
-		giveUp(pos)
+	for _, m := range lost {
+		giveUp(m.key, m.pos)
 	}
 }
 

@@ -33,7 +33,7 @@ func (r *recorder) resend(b *batch) {
 	r.tab.sent(b)
 }
 
-func (r *recorder) giveUp(pos uint64) { r.lost = append(r.lost, pos) }
+func (r *recorder) giveUp(_, pos uint64) { r.lost = append(r.lost, pos) }
 
 func (r *recorder) reset() { r.resent, r.final, r.lost = nil, nil, nil }
 

@@ -169,6 +169,13 @@ func (s *Store) record(ctx context.Context, e *ajar.Event) error {
 		first, lastSeen, closed, records, size, severity, eventID, string(js)); err != nil {
 		return fmt.Errorf("update exposure: %w", err)
 	}
+	var id int64
+	if err := tx.StmtContext(ctx, s.stmts.exposure).QueryRowContext(ctx, ip, e.Port, e.Plugin).Scan(&id, &js); err != nil {
+		return fmt.Errorf("read back exposure: %w", err)
+	}
+	if err := index(ctx, tx, id, e); err != nil {
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}

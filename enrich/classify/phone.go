@@ -1,0 +1,62 @@
+package classify
+
+import (
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// phoneKind is what a candidate number is once parsed.
+type phoneKind int
+
+const (
+	notPhone phoneKind = iota
+	// mobileCN is a mainland mobile number without a country code.
+	mobileCN
+	// nationalCN is another valid mainland number without a country code:
+	// a fixed line with its area code.
+	nationalCN
+	// international is a valid number written with its country code
+	// (+44 20 7946 0958, 0086 138…).
+	international
+)
+
+// parsePhone parses s, digits with at most the separators of a written
+// phone number, as a phone number: with its country code when it starts
+// with + or 00, otherwise as a mainland number. Only numbers the metadata
+// of libphonenumber calls valid are phones.
+func parsePhone(s string) (phoneKind, *phonenumbers.PhoneNumber) {
+	region := "CN"
+	intl := strings.HasPrefix(s, "+") || strings.HasPrefix(s, "00")
+	if strings.HasPrefix(s, "+") {
+		region = "ZZ"
+	}
+	num, err := phonenumbers.Parse(s, region)
+	if err != nil || !phonenumbers.IsValidNumber(num) {
+		return notPhone, nil
+	}
+	switch {
+	case intl:
+		return international, num
+	case phonenumbers.GetNumberType(num) == phonenumbers.MOBILE:
+		return mobileCN, num
+	}
+	return nationalCN, num
+}
+
+// phoneContext are words that, just before a number in free text, say it is
+// a phone number.
+var phoneContext = []string{"电话", "手机", "联系", "tel", "phone", "mobile", "call", "致电", "热线", "微信", "whatsapp", "telegram"}
+
+// nearPhoneWord reports whether one of phoneContext ends at most a few
+// characters before position i of s.
+func nearPhoneWord(s string, i int) bool {
+	start := max(0, i-24)
+	before := strings.ToLower(s[start:i])
+	for _, w := range phoneContext {
+		if strings.Contains(before, w) {
+			return true
+		}
+	}
+	return false
+}
