@@ -105,17 +105,21 @@ func NewReader(r io.Reader, opt Options) (*Reader, error) {
 		opt.MaxRow = 1 << 20
 	}
 	rd := &Reader{maxRow: opt.MaxRow, format: opt.Format}
-	br := bufio.NewReaderSize(r, 64<<10)
+	// A small buffer to look at the magic bytes; reads into the large
+	// buffers below bypass it.
+	var src io.Reader
+	br := bufio.NewReaderSize(r, 16)
+	src = br
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, &InputError{Err: fmt.Errorf("read gzip header: %w", err)}
 		}
 		rd.compressed = true
-		br = bufio.NewReaderSize(zr, 64<<10)
+		src = zr
 	}
 	// Rows are read with ReadSlice, so the buffer bounds a line.
-	rd.br = bufio.NewReaderSize(br, opt.MaxRow+1)
+	rd.br = bufio.NewReaderSize(src, max(opt.MaxRow+1, 4096))
 	bom, _ := rd.br.Peek(3)
 	switch {
 	case bytes.HasPrefix(bom, []byte{0xEF, 0xBB, 0xBF}):
@@ -173,6 +177,9 @@ func (r *Reader) readLine() (line []byte, ok bool, err error) {
 	switch {
 	case err == nil:
 		r.line++
+		if len(b) > r.maxRow+1 {
+			return nil, true, &RowError{Line: r.line, Reason: fmt.Sprintf("longer than %d bytes", r.maxRow)}
+		}
 		return trimEOL(b), true, nil
 	case errors.Is(err, bufio.ErrBufferFull):
 		r.line++

@@ -137,16 +137,19 @@ func Write(w io.Writer, o Options) (Manifest, error) {
 			}
 		}
 		if o.Format == leakfile.JSONL {
-			obj := map[string]string{}
+			// Keys in header order, as dump tools write them.
+			bw.WriteByte('{')
 			for j, h := range head {
-				obj[h] = vals[j]
+				if j > 0 {
+					bw.WriteByte(',')
+				}
+				k, _ := json.Marshal(h)
+				v, _ := json.Marshal(vals[j])
+				bw.Write(k)
+				bw.WriteByte(':')
+				bw.Write(v)
 			}
-			b, err := json.Marshal(obj)
-			if err != nil {
-				return m, fmt.Errorf("encode row %d: %w", i, err)
-			}
-			bw.Write(b)
-			bw.WriteByte('\n')
+			bw.WriteString("}\n")
 		} else {
 			writeRecord(bw, o.Format, vals)
 		}

@@ -37,6 +37,7 @@ func open(t testing.TB) *Store {
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) ajar.Store { return open(t) })
 	storetest.RunSearch(t, func(t *testing.T) ajar.Store { return open(t) })
+	storetest.RunServer(t, func(t *testing.T) ajar.Store { return open(t) })
 }
 
 func TestOpenFails(t *testing.T) {

@@ -176,6 +176,11 @@ func (s *Store) record(ctx context.Context, e *ajar.Event) error {
 	if err := index(ctx, tx, id, e); err != nil {
 		return err
 	}
+	if e.Status == ajar.StatusClosed {
+		if err := fixOnClose(ctx, tx, id, e.Time); err != nil {
+			return fmt.Errorf("update disclosure: %w", err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}

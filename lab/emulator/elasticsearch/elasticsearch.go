@@ -120,6 +120,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.root(w, r)
 	case len(parts) == 2 && parts[0] == "_cat" && parts[1] == "indices":
 		s.catIndices(w, r)
+	case len(parts) == 2 && parts[0] == "_cat" && parts[1] == "plugins":
+		// No plugins: security and the rest are modules of the distribution.
+		if r.URL.Query().Get("format") == "json" {
+			s.write(w, r, http.StatusOK, []any{})
+			return
+		}
+		emulator.WriteBody(w, http.StatusOK, "text/plain; charset=UTF-8", nil)
 	case len(parts) == 2 && parts[0] == "_cluster" && parts[1] == "health":
 		s.health(w, r)
 	case len(parts) == 1 && parts[0] == "_mapping":
