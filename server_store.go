@@ -107,6 +107,10 @@ type AlertStore interface {
 	Delivered(ctx context.Context, id int64) error
 	// Failed records a failed attempt and when to try again.
 	Failed(ctx context.Context, id int64, err string, next time.Time) error
+	// Cursor returns the last event id a follower of the event log has
+	// handled (0 when it never ran); SetCursor moves it.
+	Cursor(ctx context.Context, name string) (int64, error)
+	SetCursor(ctx context.Context, name string, id int64) error
 }
 
 // StoredEvent is an event with its position in the event log.

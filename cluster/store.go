@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -21,6 +22,8 @@ type retrier struct {
 	stop context.Context
 	// observe, when set, sees every attempt.
 	observe func(op string, took time.Duration, err error)
+	// log, when set, hears of the first failure of a call that is retried.
+	log *slog.Logger
 }
 
 func (r *retrier) retryable(err error) bool {
@@ -33,10 +36,12 @@ func (r *retrier) retryable(err error) bool {
 	return r.transient(err)
 }
 
+const firstWait = 100 * time.Millisecond
+
 // do calls fn until it succeeds, fails for good, or patience runs out.
 func (r *retrier) do(op string, fn func() error) error {
 	start := time.Now()
-	wait := 100 * time.Millisecond
+	wait := firstWait
 	for {
 		t := time.Now()
 		err := fn()
@@ -45,6 +50,9 @@ func (r *retrier) do(op string, fn func() error) error {
 		}
 		if err == nil || !r.retryable(err) || time.Since(start)+wait > r.patience {
 			return err
+		}
+		if r.log != nil && wait == firstWait {
+			r.log.Warn("unavailable; retrying", "op", op, "err", err, "patience", r.patience)
 		}
 		select {
 		case <-time.After(wait):

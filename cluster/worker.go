@@ -53,7 +53,7 @@ type Worker struct {
 	// OnEvent, when set, is called with every stored observation.
 	OnEvent func(scan string, shard int, ev *ajar.Event)
 
-	kv struct{ scans, shards, workers jetstream.KeyValue }
+	kv      struct{ scans, shards, workers jetstream.KeyValue }
 	members *membership
 	ackWait time.Duration
 
@@ -207,7 +207,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, m shardMsg, res ShardResult, log *slog.Logger) {
 	js, _ := json.Marshal(res)
 	// NATS errors are all worth retrying: the server may be restarting.
-	r := &retrier{patience: w.Patience, stop: context.WithoutCancel(ctx), observe: w.Metrics.observeStore}
+	r := &retrier{patience: w.Patience, stop: context.WithoutCancel(ctx), observe: w.Metrics.observeStore, log: w.Logger}
 	err := r.do("ledger", func() error {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
@@ -416,5 +416,5 @@ func (w *Worker) space(ctx context.Context, sc *Scan) (*targets.Space, error) {
 }
 
 func (w *Worker) retrier(stop context.Context) *retrier {
-	return &retrier{transient: w.Transient, patience: w.Patience, stop: stop, observe: w.Metrics.observeStore}
+	return &retrier{transient: w.Transient, patience: w.Patience, stop: stop, observe: w.Metrics.observeStore, log: w.Logger}
 }

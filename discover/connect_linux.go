@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,7 +24,7 @@ const inlineConnect = true
 // nothing more reaches the service and no TIME_WAIT is left behind.
 func connect(ctx context.Context, ap netip.AddrPort, timeout time.Duration) (bool, error) {
 	start := time.Now()
-	fd, open, err := begin(ap)
+	fd, open, err := begin(ap, nil)
 	if fd >= 0 {
 		return wait(ctx, fd, start.Add(timeout))
 	}
@@ -37,10 +38,67 @@ func connect(ctx context.Context, ap netip.AddrPort, timeout time.Duration) (boo
 // net package.
 var errZone = errors.New("address with a zone")
 
-// begin starts a handshake with ap on a non-blocking socket. When the
-// handshake settles at once it returns fd −1 and the outcome; otherwise it
-// returns the socket, for wait.
-func begin(ap netip.AddrPort) (fd int, open bool, err error) {
+// spareSockets keeps one idle socket per address family for a goroutine
+// that makes many attempts: a TCP socket whose connect failed can connect
+// again once disconnected, which costs less than a new socket and a close.
+type spareSockets struct{ v4, v6 int }
+
+func newSpareSockets() *spareSockets { return &spareSockets{v4: -1, v6: -1} }
+
+func (s *spareSockets) slot(family int) *int {
+	if family == unix.AF_INET {
+		return &s.v4
+	}
+	return &s.v6
+}
+
+// take returns the idle socket of family, or a new one.
+func (s *spareSockets) take(family int) (int, error) {
+	if s != nil {
+		if p := s.slot(family); *p >= 0 {
+			fd := *p
+			*p = -1
+			return fd, nil
+		}
+	}
+	return unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+}
+
+// keep disconnects fd, whose connect failed, and keeps it for the next
+// attempt; it closes fd when it cannot.
+func (s *spareSockets) keep(fd, family int) {
+	if s == nil || disconnect(fd) != nil || *s.slot(family) >= 0 {
+		unix.Close(fd)
+		return
+	}
+	*s.slot(family) = fd
+}
+
+// close closes the idle sockets.
+func (s *spareSockets) close() {
+	for _, fd := range []int{s.v4, s.v6} {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
+	s.v4, s.v6 = -1, -1
+}
+
+// disconnect dissolves fd's association so that it may connect again: a
+// connect to an address of family AF_UNSPEC (connect(2)).
+func disconnect(fd int) error {
+	sa := unix.RawSockaddr{Family: unix.AF_UNSPEC}
+	_, _, errno := unix.Syscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// begin starts a handshake with ap on a non-blocking socket, taken from
+// spare when it is not nil. When the handshake settles at once it returns
+// fd −1 and the outcome; otherwise it returns the socket, for wait.
+func begin(ap netip.AddrPort, spare *spareSockets) (fd int, open bool, err error) {
 	var sa unix.Sockaddr
 	family := unix.AF_INET
 	if a := ap.Addr(); a.Is4() || a.Is4In6() {
@@ -52,8 +110,7 @@ func begin(ap netip.AddrPort) (fd int, open bool, err error) {
 		family = unix.AF_INET6
 		sa = &unix.SockaddrInet6{Addr: a.As16(), Port: int(ap.Port())}
 	}
-	fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
+	if fd, err = spare.take(family); err != nil {
 		return -1, false, err
 	}
 	err = unix.Connect(fd, sa)
@@ -63,11 +120,13 @@ func begin(ap netip.AddrPort) (fd int, open bool, err error) {
 			return fd, false, nil
 		}
 	}
-	if err == nil {
-		reset(fd)
+	if err != nil {
+		spare.keep(fd, family)
+		return -1, false, err
 	}
+	reset(fd)
 	unix.Close(fd)
-	return -1, err == nil, err
+	return -1, true, nil
 }
 
 // settled reports whether the handshake on fd is over, and its error. A

@@ -86,3 +86,37 @@ func TestConnectSettlesAtOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestSpareSocketIsReusedAfterARefusal(t *testing.T) {
+	const host = "127.0.20.56"
+	a := netip.MustParseAddr(host)
+	open := listen(t, host, 2)
+	closed := freePorts(t, host, 3)
+	spare := newSpareSockets()
+	defer spare.close()
+	var kept int
+	for i, tc := range []struct {
+		port uint16
+		open bool
+	}{
+		{closed[0], false}, {closed[1], false}, {open[0], true}, {closed[2], false}, {open[1], true},
+	} {
+		fd, got, err := begin(netip.AddrPortFrom(a, tc.port), spare)
+		if fd >= 0 {
+			t.Fatalf("attempt %d: a loopback handshake did not settle at once", i)
+		}
+		if got != tc.open || (!tc.open && !errors.Is(err, unix.ECONNREFUSED)) {
+			t.Errorf("attempt %d on port %d: %v, %v; want open %v", i, tc.port, got, err, tc.open)
+		}
+		if tc.open {
+			continue
+		}
+		if spare.v4 < 0 {
+			t.Fatalf("attempt %d: no socket kept after a refusal", i)
+		}
+		if i == 1 && spare.v4 != kept {
+			t.Errorf("a second refusal kept socket %d, not the reused %d", spare.v4, kept)
+		}
+		kept = spare.v4
+	}
+}

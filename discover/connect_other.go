@@ -20,6 +20,13 @@ func connect(ctx context.Context, ap netip.AddrPort, timeout time.Duration) (boo
 
 var errInline = errors.New("inline connects are not supported on this system")
 
-func begin(netip.AddrPort) (int, bool, error) { return -1, false, errInline }
+// spareSockets has nothing to keep here.
+type spareSockets struct{}
+
+func newSpareSockets() *spareSockets { return nil }
+
+func (*spareSockets) close() {}
+
+func begin(netip.AddrPort, *spareSockets) (int, bool, error) { return -1, false, errInline }
 
 func wait(context.Context, int, time.Time) (bool, error) { return false, errInline }

@@ -128,8 +128,10 @@ func (s *Scanner) Run(ctx context.Context, targets iter.Seq2[uint64, ajar.Target
 		drivers.Add(1)
 		go func() {
 			defer drivers.Done()
+			spare := newSpareSockets()
+			defer spare.close()
 			for j := range jobs {
-				r.start(j)
+				r.start(j, spare)
 			}
 		}()
 	}
@@ -166,7 +168,7 @@ type runner struct {
 // start takes a target in hand. It settles the target at once when the
 // host has room and the first attempt settles inside the connect call;
 // otherwise it hands the target, and the attempt in flight, to a goroutine.
-func (r *runner) start(j job) {
+func (r *runner) start(j job, spare *spareSockets) {
 	s := r.s
 	select {
 	case r.slots <- struct{}{}:
@@ -183,7 +185,7 @@ func (r *runner) start(j job) {
 			}
 			s.Stats.Attempts.Add(1)
 			st.start = time.Now()
-			fd, open, err := begin(j.t.AddrPort())
+			fd, open, err := begin(j.t.AddrPort(), spare)
 			switch {
 			case fd >= 0:
 				st.fd = fd

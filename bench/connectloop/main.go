@@ -1,6 +1,7 @@
 // Command connectloop measures the loopback connect ceiling: the simplest
 // Go connect scan (a net.Dialer per port, N goroutines) at each of the given
-// concurrencies, printing the best rate.
+// concurrencies, then the best of them again, printing the best rate and
+// its concurrency.
 //
 //	connectloop -p 1-65535 -c 64,128,256,512 127.0.78.1
 package main
@@ -22,7 +23,7 @@ import (
 func main() {
 	ports := flag.String("p", "1-65535", "port range LOW-HIGH")
 	conc := flag.String("c", "64,128,256,512", "concurrencies to try")
-	runs := flag.Int("runs", 1, "runs per concurrency")
+	runs := flag.Int("runs", 1, "runs of the best concurrency, the sweep included")
 	timeout := flag.Duration("timeout", time.Second, "connect timeout")
 	flag.Parse()
 	lo, hi, err := parseRange(*ports)
@@ -39,21 +40,30 @@ func main() {
 		}
 		addrs = append(addrs, ad)
 	}
-	best, bestC := 0.0, 0
-	for _, cs := range strings.Split(*conc, ",") {
-		c, err := strconv.Atoi(cs)
+	var cs []int
+	for _, f := range strings.Split(*conc, ",") {
+		c, err := strconv.Atoi(f)
 		if err != nil || c < 1 {
-			fmt.Fprintf(os.Stderr, "connectloop: bad concurrency %q\n", cs)
+			fmt.Fprintf(os.Stderr, "connectloop: bad concurrency %q\n", f)
 			os.Exit(2)
 		}
-		for range *runs {
-			n, open, d := scan(addrs, lo, hi, c, *timeout)
-			rate := float64(n) / d.Seconds()
-			fmt.Fprintf(os.Stderr, "concurrency %d: %d ports in %.3fs, %.0f/s, %d open\n", c, n, d.Seconds(), rate, open)
-			if rate > best {
-				best, bestC = rate, c
-			}
+		cs = append(cs, c)
+	}
+	// Sweep the concurrencies once, then run the best one again.
+	best, bestC := 0.0, 0
+	try := func(c int) {
+		n, open, d := scan(addrs, lo, hi, c, *timeout)
+		rate := float64(n) / d.Seconds()
+		fmt.Fprintf(os.Stderr, "concurrency %d: %d ports in %.3fs, %.0f/s, %d open\n", c, n, d.Seconds(), rate, open)
+		if rate > best {
+			best, bestC = rate, c
 		}
+	}
+	for _, c := range cs {
+		try(c)
+	}
+	for range *runs - 1 {
+		try(bestC)
 	}
 	fmt.Printf("%.0f %d\n", best, bestC)
 }

@@ -75,7 +75,10 @@ func Write(w io.Writer, o Options) (Manifest, error) {
 		writeRecord(bw, o.Format, head)
 	}
 	g := fake.New(o.Seed)
-	line := 1
+	line := 1 // the header
+	if o.Format == leakfile.JSONL {
+		line = 0
+	}
 	seenPhone := map[string]bool{}
 	seenID := map[string]bool{}
 	for i := o.First; i < o.First+o.Rows; i++ {

@@ -127,9 +127,9 @@ ranges are excluded unless you name loopback explicitly or pass
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.db, "db", "", "embedded store file (default ${XDG_DATA_HOME:-$HOME/.local/share}/ajar/ajar.db)")
-	pf.StringVar(&a.storeURL, "store", "", "store URL: sqlite:PATH (postgres:// in cluster mode)")
+	pf.StringVar(&a.storeURL, "store", "", "store URL: sqlite:PATH or postgres://USER@HOST:5432/DB (shared; cluster mode)")
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print no progress or summary lines")
-	root.AddCommand(a.scanCommand(), a.discoverCommand(), a.listCommand(), a.showCommand(), a.findCommand(), a.serveCommand(), a.keysCommand(), a.discloseCommand(), a.reportCommand(), a.versionCommand())
+	root.AddCommand(a.scanCommand(), a.discoverCommand(), a.listCommand(), a.showCommand(), a.findCommand(), a.serveCommand(), a.keysCommand(), a.discloseCommand(), a.reportCommand(), a.alertsCommand(), a.watchCommand(), a.workerCommand(), a.scansCommand(), a.versionCommand())
 	return root
 }
 
@@ -159,6 +159,9 @@ func (a *app) storePath() (string, error) {
 
 // openStore opens the store named by the flags.
 func (a *app) openStore(ctx context.Context) (ajar.Store, error) {
+	if isPostgresURL(a.storeURL) {
+		return a.openPostgres(ctx)
+	}
 	p, err := a.storePath()
 	if err != nil {
 		return nil, err

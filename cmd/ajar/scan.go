@@ -159,6 +159,7 @@ type scanFlags struct {
 	json         bool
 	samples      int
 	countCap     int64
+	cluster      clusterFlags
 }
 
 func (a *app) scanCommand() *cobra.Command {
@@ -181,6 +182,13 @@ is reported "closed" with how long it was open.`,
 			return a.runScan(cmd.Context(), cmd, &f, args)
 		},
 	}
+	f.registerScan(cmd)
+	f.cluster.register(cmd)
+	return cmd
+}
+
+// registerScan adds the flags of a scan; scan and watch share them.
+func (f *scanFlags) registerScan(cmd *cobra.Command) {
 	f.register(cmd)
 	def := discover.DefaultOptions()
 	fl := cmd.Flags()
@@ -195,20 +203,31 @@ is reported "closed" with how long it was open.`,
 	fl.BoolVar(&f.json, "json", false, "print JSON Lines (schema ajar/1), one object per observation")
 	fl.IntVar(&f.samples, "samples", probe.DefaultOptions().Samples, "most records sampled per dataset (stored redacted)")
 	fl.Int64Var(&f.countCap, "count-cap", probe.DefaultOptions().CountCap, "count rows exactly up to this many per dataset; estimate above")
-	return cmd
 }
 
-func (a *app) runScan(ctx context.Context, cmd *cobra.Command, f *scanFlags, args []string) error {
+// discoverOptions checks the scan flags and returns discovery's options.
+func (f *scanFlags) discoverOptions(cmd *cobra.Command) (discover.Options, error) {
 	dopt := discover.Options{Rate: f.rate, Concurrency: f.concurrency, PerHost: f.perHost,
 		Timeout: f.timeout, Retries: f.retries}
 	if cmd.Flags().Changed("rate") && f.rate <= 0 {
-		return usagef("--rate must be positive, got %g", f.rate)
+		return dopt, usagef("--rate must be positive, got %g", f.rate)
 	}
 	if err := dopt.Validate(); err != nil {
-		return usageError{err}
+		return dopt, usageError{err}
 	}
 	if f.probeTimeout <= 0 || f.workers < 1 || f.samples < 0 || f.countCap < 0 {
-		return usagef("--probe-timeout and --workers must be positive, --samples and --count-cap not negative")
+		return dopt, usagef("--probe-timeout and --workers must be positive, --samples and --count-cap not negative")
+	}
+	return dopt, nil
+}
+
+func (a *app) runScan(ctx context.Context, cmd *cobra.Command, f *scanFlags, args []string) error {
+	if f.cluster.url != "" {
+		return a.runClusterScan(ctx, cmd, f, args)
+	}
+	dopt, err := f.discoverOptions(cmd)
+	if err != nil {
+		return err
 	}
 	w, err := f.prepareWalk(ctx, a, args, f.resume, newScanID())
 	if errors.Is(err, targets.ErrEmpty) {
@@ -229,33 +248,21 @@ func (a *app) runScan(ctx context.Context, cmd *cobra.Command, f *scanFlags, arg
 	if _, err := discover.RaiseFileLimit(); err != nil && !a.quiet {
 		fmt.Fprintln(a.stderr, "ajar: warning:", err)
 	}
-	popt := probe.DefaultOptions()
-	popt.DefaultCreds, popt.Samples, popt.CountCap = f.defaultCreds, f.samples, f.countCap
-	idopt := identify.DefaultOptions()
-	idopt.StepTimeout = f.timeout
-
 	scanID := newScanID()
 	if w.state != nil {
 		scanID = w.state.ScanID
 	}
 	var events []*ajar.Event
-	cfg := scan.Config{
-		ID:      scanID,
-		Args:    strings.Join(append([]string{"ajar"}, os.Args[1:]...), " "),
-		Targets: w.targets(), Total: w.total, Covers: w.space.Contains,
-		Discover: dopt, Identify: idopt, Probe: popt,
-		Workers: f.workers, TargetTimeout: f.probeTimeout,
-		Store:     st,
-		Done:      w.doneFunc(),
-		OnOpen:    w.found,
-		KnownOpen: w.knownOpen(),
-		Emit: func(ev *ajar.Event) {
-			if f.json {
-				_ = jsonLine(a.stdout, ev)
-				return
-			}
-			events = append(events, ev)
-		},
+	cfg := f.baseConfig(dopt, st)
+	cfg.ID = scanID
+	cfg.Targets, cfg.Total, cfg.Covers = w.targets(), w.total, w.space.Contains
+	cfg.Done, cfg.OnOpen, cfg.KnownOpen = w.doneFunc(), w.found, w.knownOpen()
+	cfg.Emit = func(ev *ajar.Event) {
+		if f.json {
+			_ = jsonLine(a.stdout, ev)
+			return
+		}
+		events = append(events, ev)
 	}
 	if !a.quiet {
 		pp := &progressPrinter{w: a.stderr, terminal: a.isTerminal, every: 5 * time.Second}
@@ -286,6 +293,21 @@ func (a *app) runScan(ctx context.Context, cmd *cobra.Command, f *scanFlags, arg
 		return exitCodeError{code: exitInterrupted}
 	}
 	return nil
+}
+
+// baseConfig is the part of a scan's configuration the flags decide; scan
+// and watch share it.
+func (f *scanFlags) baseConfig(dopt discover.Options, st ajar.Store) scan.Config {
+	popt := probe.DefaultOptions()
+	popt.DefaultCreds, popt.Samples, popt.CountCap = f.defaultCreds, f.samples, f.countCap
+	idopt := identify.DefaultOptions()
+	idopt.StepTimeout = f.timeout
+	return scan.Config{
+		Args:     strings.Join(append([]string{"ajar"}, os.Args[1:]...), " "),
+		Discover: dopt, Identify: idopt, Probe: popt,
+		Workers: f.workers, TargetTimeout: f.probeTimeout,
+		Store: st,
+	}
 }
 
 func printEvents(a *app, events []*ajar.Event) error {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,11 +17,11 @@ import (
 )
 
 type serveFlags struct {
-	listen               string
-	tlsCert, tlsKey      string
-	trustedProxies       []string
-	rate                 int
-	allowPrivateWebhooks bool
+	alertFlags
+	listen          string
+	tlsCert, tlsKey string
+	trustedProxies  []string
+	rate            int
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -43,7 +44,7 @@ rules); the UI logs in with a key too.`,
 	fl.StringVar(&f.tlsKey, "tls-key", "", "… and this key (PEM)")
 	fl.StringSliceVar(&f.trustedProxies, "trusted-proxy", nil, "addresses or CIDRs whose X-Forwarded-For is believed")
 	fl.IntVar(&f.rate, "rate-limit", 600, "requests per minute per API key")
-	fl.BoolVar(&f.allowPrivateWebhooks, "allow-private-webhooks", false, "let alert rules post to loopback and private addresses")
+	f.alertFlags.register(cmd)
 	return cmd
 }
 
@@ -91,6 +92,11 @@ func (a *app) runServe(ctx context.Context, f *serveFlags) error {
 	if !a.quiet {
 		fmt.Fprintf(a.stderr, "ajar: serving %s://%s (API: /api/v1/, UI: /)\n", scheme, ln.Addr())
 	}
+	actx, stopAlerts := context.WithCancel(ctx)
+	var alerts sync.WaitGroup
+	alerts.Add(1)
+	go func() { defer alerts.Done(); a.runAlerts(actx, st, &f.alertFlags, 5*time.Second) }()
+	defer func() { stopAlerts(); alerts.Wait() }()
 	errc := make(chan error, 1)
 	go func() {
 		if f.tlsCert != "" {

@@ -51,9 +51,9 @@ func Run(ctx context.Context, targets iter.Seq2[uint64, ajar.Target], opt Option
 	return c.Snapshot(), err
 }
 
-// engine is one scan: a producer (the caller's goroutine) walks the
-// targets into batches, senders put them on the wire, and one receiver
-// matches the answers, expires probes and decides when the scan is over.
+// engine is one scan: sender goroutines pull the targets in batches and
+// put them on the wire; one receiver matches the answers, expires probes
+// and decides when the scan is over.
 type engine struct {
 	opt   Options
 	c     *Counters
@@ -67,6 +67,10 @@ type engine struct {
 	pace     *pacer
 	bsize    int
 
+	srcMu   sync.Mutex
+	next    func() (uint64, ajar.Target, bool) // the caller's targets
+	pending *job                               // a target pulled but not probed yet
+
 	hostMu sync.Mutex
 	hosts  map[uint64]string // host names of the targets that have one
 
@@ -75,66 +79,41 @@ type engine struct {
 	recv   *os.File
 	recvFD int // recv's descriptor, for getsockopt (File.Fd would make it blocking)
 
-	fresh    chan *batch   // new probes, from the producer
 	retry    chan *batch   // probes to send again, from the receiver
 	finished chan struct{} // closed by the receiver when the scan is over
-	inflight atomic.Int64  // batches handed to senders and not yet queued for expiry
-	produced atomic.Bool   // the producer handed over its last batch
+	inflight atomic.Int64  // batches taken by senders and not yet queued for expiry
+	produced atomic.Bool   // every target was taken by a sender
+}
+
+type job struct {
+	pos uint64
+	t   ajar.Target
 }
 
 func (e *engine) now() int64 { return int64(time.Since(e.start)) }
 
 func (e *engine) run(parent context.Context, targets iter.Seq2[uint64, ajar.Target]) error {
+	// The senders pull the targets themselves, rather than wait on a
+	// producer goroutine that would need a CPU while they hold both in
+	// system calls.
+	next, stop := iter.Pull2(targets)
+	defer stop()
+	pos, first, ok := next()
+	if !ok {
+		return parent.Err()
+	}
+	defer e.close()
+	if err := e.setup(first.Addr); err != nil {
+		return err
+	}
+	e.next, e.pending = next, &job{pos, first}
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
 	var wg sync.WaitGroup
-	defer e.close()
-	started := false
-	b := e.tab.newBatch()
-	var pos [maxBatch]uint64
-	var err error
-	for p, t := range targets {
-		if ctx.Err() != nil {
-			break
-		}
-		if !started {
-			if err = e.setup(t.Addr); err != nil {
-				break
-			}
-			started = true
-			wg.Add(1 + len(e.sendFD))
-			go func() { defer wg.Done(); e.receive(ctx, cancel) }()
-			for _, fd := range e.sendFD {
-				go func() { defer wg.Done(); e.send(ctx, cancel, fd) }()
-			}
-		}
-		var dst uint32
-		if dst, err = destination(t.Addr, e.loopback); err != nil {
-			break
-		}
-		b.p[b.n] = probe{dst: dst, port: t.Port}
-		pos[b.n] = p
-		if t.Host != "" {
-			e.hostMu.Lock()
-			e.hosts[b.p[b.n].key()] = t.Host
-			e.hostMu.Unlock()
-		}
-		b.n++
-		if b.n == e.bsize {
-			e.submit(ctx, b, &pos)
-			b = e.tab.newBatch()
-		}
-	}
-	if !started {
-		return errors.Join(err, parent.Err())
-	}
-	if err == nil && b.n > 0 {
-		e.submit(ctx, b, &pos)
-	}
-	e.produced.Store(true)
-	close(e.fresh)
-	if err != nil {
-		cancel(err)
+	wg.Add(1 + len(e.sendFD))
+	go func() { defer wg.Done(); e.receive(ctx, cancel) }()
+	for _, fd := range e.sendFD {
+		go func() { defer wg.Done(); e.send(ctx, cancel, fd) }()
 	}
 	wg.Wait()
 	e.c.RecvDrops.Store(recvDrops(e.recvFD))
@@ -144,17 +123,57 @@ func (e *engine) run(parent context.Context, targets iter.Seq2[uint64, ajar.Targ
 	return context.Cause(ctx)
 }
 
-// submit registers the probes of b and hands it to a sender.
-func (e *engine) submit(ctx context.Context, b *batch, pos *[maxBatch]uint64) {
-	e.tab.add(b, pos)
+// take fills a batch with the next targets and registers them; it returns
+// nil when the targets are used up. A target that cannot be probed fails
+// the scan.
+func (e *engine) take(fail context.CancelCauseFunc) *batch {
+	b := e.tab.newBatch()
+	var pos [maxBatch]uint64
+	e.srcMu.Lock()
+	exhausted := e.produced.Load()
+	for b.n < e.bsize && !exhausted {
+		var j job
+		if e.pending != nil {
+			j, e.pending = *e.pending, nil
+		} else {
+			var ok bool
+			if j.pos, j.t, ok = e.next(); !ok {
+				exhausted = true
+				break
+			}
+		}
+		dst, err := destination(j.t.Addr, e.loopback)
+		if err != nil {
+			fail(err)
+			exhausted = true
+			break
+		}
+		b.p[b.n] = probe{dst: dst, port: j.t.Port}
+		pos[b.n] = j.pos
+		if j.t.Host != "" {
+			e.hostMu.Lock()
+			e.hosts[b.p[b.n].key()] = j.t.Host
+			e.hostMu.Unlock()
+		}
+		b.n++
+	}
+	if b.n > 0 {
+		e.inflight.Add(1)
+	}
+	// Only now, with the batch counted in flight, may the receiver see
+	// that the targets are used up.
+	if exhausted {
+		e.produced.Store(true)
+	}
+	e.srcMu.Unlock()
 	if b.n == 0 {
-		return
+		return nil
 	}
-	e.inflight.Add(1)
-	select {
-	case e.fresh <- b:
-	case <-ctx.Done():
+	if e.tab.add(b, &pos); b.n == 0 {
+		e.inflight.Add(-1)
+		return nil
 	}
+	return b
 }
 
 // setup picks the source, opens the sockets and draws the cookie key.
@@ -195,7 +214,6 @@ func (e *engine) setup(first netip.Addr) error {
 	// Sleeps overshoot by up to a scheduler tick: let a late sender catch
 	// up by that much rather than lose the time.
 	e.pace = newPacer(e.opt.Rate, int64(2*time.Millisecond))
-	e.fresh = make(chan *batch, 8*e.opt.Senders)
 	e.retry = make(chan *batch, 1024)
 	e.finished = make(chan struct{})
 	e.start = time.Now()
@@ -233,20 +251,18 @@ func (e *engine) send(ctx context.Context, fail context.CancelCauseFunc, fd int)
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	fresh := e.fresh
-	for {
+	for ctx.Err() == nil {
 		var b *batch
 		select {
 		case b = <-e.retry:
 		default:
+			if !e.produced.Load() {
+				b = e.take(fail)
+			}
+		}
+		if b == nil {
 			select {
 			case b = <-e.retry:
-			case nb, ok := <-fresh:
-				if !ok {
-					fresh = nil
-					continue
-				}
-				b = nb
 			case <-e.finished:
 				return
 			case <-ctx.Done():

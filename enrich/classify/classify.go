@@ -62,13 +62,6 @@ type Finding struct {
 	mask func(string) string
 }
 
-// Value returns the classes found in value, a field's content, with the help
-// of the field's name (which may be empty). Findings below Threshold are
-// included: they are what a column of values must agree on to count.
-func Value(field, value string) []Finding {
-	return leaves(field, value, nil)
-}
-
 // Classes of a value at or above Threshold, each once with its highest
 // confidence, by class name.
 func found(fs []Finding) map[string]float64 {

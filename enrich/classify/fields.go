@@ -186,12 +186,16 @@ var hanziWords = []struct {
 // last says nothing ("phone.number").
 func fieldHints(name string) hints {
 	segs := strings.FieldsFunc(name, func(r rune) bool { return r == '.' || r == '/' || r == '[' || r == ']' })
-	for i := len(segs) - 1; i >= 0 && i >= len(segs)-2; i-- {
-		if h := segmentHints(segs[i]); h.any() || i == len(segs)-1 && h.negative {
+	if len(segs) == 0 {
+		return hints{}
+	}
+	last := segmentHints(segs[len(segs)-1])
+	if !last.any() && len(segs) > 1 {
+		if h := segmentHints(segs[len(segs)-2]); h.any() {
 			return h
 		}
 	}
-	return hints{}
+	return last
 }
 
 // FieldHints returns the classes a field name suggests, strongest first.

@@ -36,8 +36,10 @@ func chineseSurname(name string) (string, bool) {
 func isHan(r rune) bool { return unicode.Is(unicode.Han, r) }
 
 // chineseName reports whether s is a Chinese personal name: two to four
-// Hanzi starting with a common surname. minority reports the looser shape
-// of transliterated names, Hanzi runs joined by a middle dot (阿卜杜·热合曼).
+// Hanzi starting with a common surname, four only after a compound surname
+// (欧阳娜娜): four Hanzi after a single-character surname are far more often
+// a phrase (黄金套餐) than a name. minority reports the looser shape of
+// transliterated names, Hanzi runs joined by a middle dot (阿卜杜·热合曼).
 func chineseName(s string) (name, minority bool) {
 	n := utf8.RuneCountInString(s)
 	if n >= 2 && n <= 4 {
@@ -46,8 +48,8 @@ func chineseName(s string) (name, minority bool) {
 				return false, false
 			}
 		}
-		_, ok := chineseSurname(s)
-		return ok, false
+		sur, ok := chineseSurname(s)
+		return ok && (n < 4 || utf8.RuneCountInString(sur) == 2), false
 	}
 	if n >= 4 && n <= 16 && strings.ContainsAny(s, "·•") {
 		for _, r := range s {

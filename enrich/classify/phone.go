@@ -16,19 +16,22 @@ const (
 	// nationalCN is another valid mainland number without a country code:
 	// a fixed line with its area code.
 	nationalCN
-	// international is a valid number written with its country code
-	// (+44 20 7946 0958, 0086 138…).
+	// international is a valid number written with + and its country code
+	// (+44 20 7946 0958, +86 138…).
 	international
 )
 
 // parsePhone parses s, digits with at most the separators of a written
 // phone number, as a phone number: with its country code when it starts
-// with + or 00, otherwise as a mainland number. Only numbers the metadata
+// with +, otherwise as a mainland number (where 00 starts an international
+// call). Only numbers the metadata
 // of libphonenumber calls valid are phones.
 func parsePhone(s string) (phoneKind, *phonenumbers.PhoneNumber) {
 	region := "CN"
-	intl := strings.HasPrefix(s, "+") || strings.HasPrefix(s, "00")
-	if strings.HasPrefix(s, "+") {
+	// Only a + says for sure that a country code follows: a run of digits
+	// that starts with 00 is as often something else.
+	intl := strings.HasPrefix(s, "+")
+	if intl {
 		region = "ZZ"
 	}
 	num, err := phonenumbers.Parse(s, region)

@@ -37,6 +37,7 @@ var (
 var criminalWords = []string{
 	"罪", "盗窃", "诈骗", "抢劫", "抢夺", "故意伤害", "寻衅滋事", "危险驾驶", "交通肇事", "赌博",
 	"吸毒", "贩毒", "拘留", "逮捕", "判处", "有期徒刑", "刑事", "涉嫌", "嫌疑人", "前科", "违法",
+	"非法", "涉案", "骗取", "窃取", "殴打", "醉酒驾驶", "毒品", "受贿", "贪污", "走私", "通缉",
 	"convicted", "conviction", "arrested", "felony", "misdemeanor", "misdemeanour", "burglary",
 	"robbery", "assault", "sentenced", "criminal", "offence", "offense", "theft", "fraud",
 }
@@ -49,13 +50,33 @@ var medicalWords = []string{
 	"allergy", "allergic", "hiv", "hepatitis", "cancer", "tumour", "tumor", "depression", "pregnan",
 }
 
+// containsAny reports whether s holds one of words: Chinese words
+// anywhere, Latin ones as the start of a word ("hiv" in "HIV-positive",
+// not in a random token).
 func containsAny(s string, words []string) bool {
 	for _, w := range words {
-		if strings.Contains(s, w) {
-			return true
+		if w[0] >= 0x80 {
+			if strings.Contains(s, w) {
+				return true
+			}
+			continue
+		}
+		for i := 0; ; {
+			j := strings.Index(s[i:], w)
+			if j < 0 {
+				break
+			}
+			if at := i + j; at == 0 || !isASCIILetterOrDigit(s[at-1]) {
+				return true
+			}
+			i += j + 1
 		}
 	}
 	return false
+}
+
+func isASCIILetterOrDigit(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 // scalar finds the classes in one scalar value s of a field whose name
@@ -76,7 +97,10 @@ func scalar(h hints, s string, now time.Time) []Finding {
 
 	fs = append(fs, secrets(s)...)
 	for _, loc := range emailRe.FindAllStringIndex(s, -1) {
-		add(Finding{Class: Email, Confidence: high, Start: loc[0], End: loc[1], mask: maskEmail})
+		// user:password@host in a connection string is not an address.
+		if !overlaps(fs, loc[0], loc[1]) {
+			add(Finding{Class: Email, Confidence: high, Start: loc[0], End: loc[1], mask: maskEmail})
+		}
 	}
 	for _, loc := range ibanRe.FindAllStringIndex(s, -1) {
 		if validIBAN(s[loc[0]:loc[1]]) {
@@ -143,7 +167,7 @@ func scalar(h hints, s string, now time.Time) []Finding {
 		switch {
 		case n(c.class) > 0 && hasLetterOrDigit(whole):
 			add(Finding{Class: c.class, Confidence: pick(n(c.class), high, good), Start: lo, End: hi})
-		case containsAny(strings.ToLower(whole), c.words) && utf8.RuneCountInString(whole) >= 2:
+		case !secretIn(fs) && containsAny(strings.ToLower(whole), c.words):
 			add(Finding{Class: c.class, Confidence: fair, Start: lo, End: hi})
 		}
 	}
@@ -152,6 +176,10 @@ func scalar(h hints, s string, now time.Time) []Finding {
 	if h.negative && !h.any() {
 		// An order number, a timestamp, a version: only what a validator
 		// is sure of counts. What was found is still masked.
+		// A dotted version is not an address: those findings go.
+		fs = slices.DeleteFunc(fs, func(f Finding) bool {
+			return f.Confidence < high && (f.Class == IPAddress || f.Class == GeoLocation)
+		})
 		for i := range fs {
 			if fs[i].Confidence < high {
 				fs[i].Confidence = suppressed
@@ -159,6 +187,17 @@ func scalar(h hints, s string, now time.Time) []Finding {
 		}
 	}
 	return fs
+}
+
+// secretIn reports whether a key, token or hash was found: its characters
+// spell words by chance.
+func secretIn(fs []Finding) bool {
+	return slices.ContainsFunc(fs, func(f Finding) bool { return f.Class == Credential || f.Class == SecretKey })
+}
+
+// overlaps reports whether a finding already covers part of [lo, hi).
+func overlaps(fs []Finding, lo, hi int) bool {
+	return slices.ContainsFunc(fs, func(f Finding) bool { return f.Start < hi && lo < f.End })
 }
 
 // suppressed is the confidence of weak findings in a field whose name says
@@ -179,7 +218,7 @@ func numbers(h hints, s string, now time.Time) []Finding {
 	var fs []Finding
 	for _, loc := range numberRun.FindAllStringIndex(s, -1) {
 		start, end := loc[0], loc[1]
-		if letterAt(s, start-1) || letterAt(s, end) {
+		if letterAt(s, start-1) || letterAt(s, end) || ipv4Re.MatchString(s[start:end]) {
 			// Part of a token (a hash, a key, a case number): not a
 			// number of its own. Long digit runs are still masked.
 			continue

@@ -138,7 +138,7 @@ func (*Prober) Probe(ctx context.Context, t *probe.Target) (*probe.Result, error
 	if err != nil {
 		return res, err
 	}
-	if unrestricted(ctx, r, root.Product()) {
+	if Unrestricted(ctx, r, root.Product()) {
 		exp.Access = ajar.AccessAdmin
 	}
 	return res, nil
@@ -319,12 +319,12 @@ func noteLike(name string) bool {
 	return false
 }
 
-// unrestricted reports whether the cluster runs without any security, so
+// Unrestricted reports whether the cluster runs without any security, so
 // that an anonymous client may also write, delete and reconfigure:
 // Elasticsearch says so in /_xpack (features.security.enabled false),
 // OpenSearch by listing no security plugin in /_cat/plugins. Any doubt
 // answers false.
-func unrestricted(ctx context.Context, r Requester, product string) bool {
+func Unrestricted(ctx context.Context, r Requester, product string) bool {
 	if product == "OpenSearch" {
 		resp, err := r.Get(ctx, "/_cat/plugins?format=json", maxRoot)
 		if err != nil || resp.Status != http.StatusOK {

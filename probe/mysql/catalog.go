@@ -9,11 +9,14 @@ import (
 	"time"
 )
 
-// Bounds on what is read from a server's catalogue.
+// Bounds on what is read from a server's catalogue and its tables.
 const (
-	maxGrantLines = 64     // SHOW GRANTS lines read
-	maxFields     = 512    // column names kept per table (MySQL allows 4096)
-	maxColumnRows = 50_000 // rows read from information_schema.COLUMNS
+	maxGrantLines    = 64     // SHOW GRANTS lines read
+	maxFields        = 512    // column names kept per table (MySQL allows 4096)
+	maxColumnRows    = 50_000 // rows read from information_schema.COLUMNS
+	maxSampledTables = 200    // tables whose rows are sampled
+	maxSampleColumns = 64     // columns read of a sampled row
+	maxSampleValue   = 1024   // characters of a sampled value, cut on the server
 )
 
 // table is one user table and what is known of it.
@@ -152,4 +155,38 @@ func (s *client) count(ctx context.Context, product, schema, name string, limit 
 		return 0, fmt.Errorf("count of %s.%s is not a number", schema, name)
 	}
 	return c, nil
+}
+
+// rows reads the first n rows of a table, every value as a string cut to
+// maxSampleValue characters by the server (SQL NULL is left out), under a
+// server-side time limit. The client gives the server a second more.
+func (s *client) rows(ctx context.Context, product string, tb table, n int, limit time.Duration) ([]map[string]string, error) {
+	cols := tb.fields[:min(len(tb.fields), maxSampleColumns)]
+	cctx, cancel := context.WithTimeout(ctx, limit+time.Second)
+	defer cancel()
+	rows, err := s.db.QueryContext(cctx, sampleQuery(product, tb.schema, tb.name, cols, n, limit))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var docs []map[string]string
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	// The LIMIT is the server's to honour; a hostile one is cut off here.
+	for len(docs) < n && rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return docs, err
+		}
+		doc := make(map[string]string, len(cols))
+		for i, c := range cols {
+			if vals[i].Valid {
+				doc[c] = clip(vals[i].String, 4*maxSampleValue)
+			}
+		}
+		docs = append(docs, doc)
+	}
+	return docs, rows.Err()
 }

@@ -186,6 +186,7 @@ func (r *run) inventory(ctx context.Context, s *client, user, version string, ve
 		errs = append(errs, fmt.Errorf("list columns: %w", err))
 	}
 	r.count(ctx, s, productOf(version), tables, opt.CountCap)
+	exp.Samples = r.sample(ctx, s, productOf(version), tables, opt.Samples)
 
 	for _, tb := range tables {
 		exp.Datasets = append(exp.Datasets, ajar.Dataset{
@@ -228,6 +229,43 @@ func (r *run) count(ctx context.Context, s *client, product string, tables []tab
 		}
 		tb.rows, tb.estimated = n, false
 	}
+}
+
+// sample reads at most n rows of each table that has rows, for the
+// classifier (enrich redacts them before they are stored), each read under
+// the same server-side time limit as a count. A table that cannot be read
+// in time is left unsampled.
+func (r *run) sample(ctx context.Context, s *client, product string, tables []table, n int) []ajar.Sample {
+	if n <= 0 {
+		return nil
+	}
+	per := r.p.CountTimeout
+	if per <= 0 {
+		per = defaultCountTimeout
+	}
+	var out []ajar.Sample
+	sampled := 0
+	for _, tb := range tables {
+		if tb.rows == 0 || len(tb.fields) == 0 || sampled >= maxSampledTables {
+			continue
+		}
+		limit := per
+		if dl, ok := ctx.Deadline(); ok {
+			limit = min(limit, time.Until(dl)-time.Second)
+		}
+		if limit < 10*time.Millisecond || ctx.Err() != nil {
+			break
+		}
+		sampled++
+		docs, err := s.rows(ctx, product, tb, n, limit)
+		if err != nil {
+			continue
+		}
+		for _, d := range docs {
+			out = append(out, ajar.Sample{Dataset: tb.schema + "." + tb.name, Doc: d})
+		}
+	}
+	return out
 }
 
 // maxEvidence bounds the response excerpt of the evidence.

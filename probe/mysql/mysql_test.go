@@ -107,8 +107,18 @@ func TestLabOpen(t *testing.T) {
 	if e.Records != records || e.Bytes != bytes || records < lab.SQLPersons+lab.SQLCases+lab.SQLOrders {
 		t.Errorf("totals %d records %d bytes, datasets sum to %d and %d", e.Records, e.Bytes, records, bytes)
 	}
-	if len(e.Samples) != 0 {
-		t.Errorf("%d samples stored, want none", len(e.Samples))
+	// At most Samples raw rows per table, every column as a string; enrich
+	// redacts them before they are stored.
+	per := map[string]int{}
+	for _, s := range e.Samples {
+		per[s.Dataset]++
+		if s.Dataset == "police.person_info" && (len(s.Doc["id_number"]) != 18 || len(s.Doc["phone"]) != 11 || s.Doc["birth_date"] == "") {
+			t.Errorf("person_info sample %v", s.Doc)
+		}
+	}
+	n := probe.DefaultOptions().Samples
+	if per["police.person_info"] != n || per["police.case_record"] != n || per["shop.orders"] != n {
+		t.Errorf("samples per table %v, want %d each", per, n)
 	}
 	if e.Evidence == nil || !strings.Contains(e.Evidence.Request, "root with empty password") ||
 		!strings.Contains(e.Evidence.Response, "police.person_info") || len(e.Evidence.Response) > maxEvidence {

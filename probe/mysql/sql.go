@@ -76,6 +76,24 @@ func countQuery(product, schema, table string, limit time.Duration) string {
 	return "SELECT /*+ MAX_EXECUTION_TIME(" + strconv.FormatInt(ms, 10) + ") */ COUNT(*) FROM " + from
 }
 
+// sampleQuery reads the first n rows of a table, each column cut to
+// maxSampleValue characters on the server (LEFT casts numbers, dates and
+// binary strings alike), under the same server-side time limit as
+// countQuery.
+func sampleQuery(product, schema, table string, cols []string, n int, limit time.Duration) string {
+	sel := make([]string, len(cols))
+	for i, c := range cols {
+		sel[i] = "LEFT(" + quoteIdent(c) + ", " + strconv.Itoa(maxSampleValue) + ")"
+	}
+	q := strings.Join(sel, ", ") + " FROM " + quoteIdent(schema) + "." + quoteIdent(table) + " LIMIT " + strconv.Itoa(n)
+	if product == "MariaDB" {
+		sec := max(limit.Seconds(), 0.001)
+		return "SET STATEMENT max_statement_time=" + strconv.FormatFloat(sec, 'f', 3, 64) + " FOR SELECT " + q
+	}
+	ms := max(limit.Milliseconds(), 1)
+	return "SELECT /*+ MAX_EXECUTION_TIME(" + strconv.FormatInt(ms, 10) + ") */ " + q
+}
+
 // grantIsAdmin reports whether one line of SHOW GRANTS gives all
 // privileges, or SUPER, on every database ("ON *.*"). MySQL 8 lists the
 // privileges of root one by one, SUPER among them.

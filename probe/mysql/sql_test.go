@@ -173,3 +173,17 @@ func TestDenied(t *testing.T) {
 		}
 	}
 }
+
+func TestSampleQuery(t *testing.T) {
+	for _, tc := range []struct {
+		product string
+		want    string
+	}{
+		{"MariaDB", "SET STATEMENT max_statement_time=2.000 FOR SELECT LEFT(`id`, 1024), LEFT(`na``me`, 1024) FROM `po``lice`.`t` LIMIT 5"},
+		{"MySQL", "SELECT /*+ MAX_EXECUTION_TIME(2000) */ LEFT(`id`, 1024), LEFT(`na``me`, 1024) FROM `po``lice`.`t` LIMIT 5"},
+	} {
+		if got := sampleQuery(tc.product, "po`lice", "t", []string{"id", "na`me"}, 5, 2*time.Second); got != tc.want {
+			t.Errorf("%s: %s\nwant %s", tc.product, got, tc.want)
+		}
+	}
+}

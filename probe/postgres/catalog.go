@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -110,8 +111,68 @@ func (s *session) datasets(ctx context.Context, c *pgx.Conn, db string, versionN
 			// materialized view never populated) keeps the estimate.
 		}
 		out = append(out, d)
+		if s.opts.Samples > 0 && d.Records > 0 && len(r.fields) > 0 && s.timeLeft(ctx) {
+			docs, serr := sampleRows(ctx, c, r, s.opts.Samples)
+			if serr != nil && !statementFailed(serr) {
+				return out, fmt.Errorf("sample rows of %s.%s: %w", strconv.Quote(r.schema), strconv.Quote(r.name), serr)
+			}
+			for _, doc := range docs {
+				s.samples = append(s.samples, ajar.Sample{Dataset: d.Name, Doc: doc})
+			}
+		}
 	}
 	return out, err
+}
+
+// Bounds of a sampled row.
+const (
+	maxSampleColumns = 64   // columns read
+	maxSampleValue   = 1024 // characters of a value, cut on the server
+)
+
+// sampleRows reads the first n rows of a relation for the classifier
+// (enrich redacts them before they are stored): every column cast to text
+// and cut by the server, NULL left out, under the session's statement
+// timeout in its read-only transaction.
+func sampleRows(ctx context.Context, c *pgx.Conn, r relation, n int) ([]map[string]string, error) {
+	cols := r.fields[:min(len(r.fields), maxSampleColumns)]
+	rows, err := c.Query(ctx, sampleQuery(r.schema, r.name, cols, n))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var docs []map[string]string
+	vals := make([]*string, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	// The LIMIT is the server's to honour; a hostile one is cut off here.
+	for len(docs) < n && rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return docs, err
+		}
+		doc := make(map[string]string, len(cols))
+		for i, col := range cols {
+			if vals[i] != nil {
+				doc[col] = clip(*vals[i], 4*maxSampleValue)
+			}
+		}
+		docs = append(docs, doc)
+	}
+	rows.Close()
+	return docs, rows.Err()
+}
+
+// sampleQuery selects the first n rows of schema.name, each column as text
+// cut to maxSampleValue characters. The names come from the server and are
+// quoted as identifiers.
+func sampleQuery(schema, name string, cols []string, n int) string {
+	sel := make([]string, len(cols))
+	for i, col := range cols {
+		sel[i] = "left((" + pgx.Identifier{col}.Sanitize() + ")::text, " + strconv.Itoa(maxSampleValue) + ")"
+	}
+	return "SELECT " + strings.Join(sel, ", ") + " FROM " + pgx.Identifier{schema, name}.Sanitize() + " LIMIT " + strconv.Itoa(n)
 }
 
 // timeLeft reports whether the probe has time for one more statement that

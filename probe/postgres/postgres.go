@@ -135,6 +135,8 @@ type session struct {
 	target  *probe.Target
 	opts    probe.Options
 	timeout time.Duration
+	// samples are the raw rows read so far, for the exposure.
+	samples []ajar.Sample
 }
 
 // connect opens a read-only session on database db of the target.
@@ -170,6 +172,7 @@ func (s *session) inventory(ctx context.Context, conn *pgx.Conn, db string, res 
 	var excerpt []string
 	defer func() {
 		exp.Evidence.Response = clip(strings.Join(excerpt, "; "), maxEvidence)
+		exp.Samples = s.samples
 	}()
 
 	var version string

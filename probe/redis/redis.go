@@ -1,5 +1,6 @@
 // Package redis is the probe for Redis and servers that speak its protocol:
-// it reads INFO, the keyspace and a capped sample of key names, never a value.
+// it reads INFO, the keyspace, a capped sample of key names and the values of
+// a few sampled keys, never writing anything.
 package redis
 
 import (
@@ -22,7 +23,8 @@ import (
 func init() { probe.Register(&Prober{}) }
 
 // Prober is the Redis plugin. It sends only read-only commands: INFO,
-// ACL WHOAMI, ACL LIST, SELECT, SCAN, TYPE and HSCAN.
+// ACL WHOAMI, ACL LIST, SELECT, SCAN, TYPE, HSCAN, HLEN, HGETALL and
+// GETRANGE.
 type Prober struct{}
 
 var _ probe.Prober = (*Prober)(nil)
@@ -52,6 +54,13 @@ const (
 	maxHScanCalls = 2
 	// maxFields is the most hash field names reported per database.
 	maxFields = 64
+	// maxSampleFields is the most fields of one sampled hash that are read;
+	// a larger hash gives one HSCAN page instead of HGETALL.
+	maxSampleFields = 64
+	// maxSampleValue bounds each sampled value (GETRANGE reads no more).
+	maxSampleValue = 4096
+	// maxSampleDoc bounds the bytes of one sampled record.
+	maxSampleDoc = 16 << 10
 	// evidenceMax bounds the excerpt of the answer kept as evidence.
 	evidenceMax = 512
 	// detailMax bounds the server message kept as a verdict's detail.
@@ -140,8 +149,11 @@ func (*Prober) Probe(ctx context.Context, t *probe.Target) (*probe.Result, error
 		if db.Keys == 0 {
 			continue
 		}
-		fields, err := c.sample(ctx, db.DB, opts.Samples)
+		fields, docs, err := c.sample(ctx, db.DB, opts.Samples)
 		exp.Datasets[i].Fields = fields
+		for _, d := range docs {
+			exp.Samples = append(exp.Samples, ajar.Sample{Dataset: exp.Datasets[i].Name, Doc: d})
+		}
 		if err != nil {
 			return res, fmt.Errorf("sample db%d: %w", db.DB, err)
 		}
@@ -193,23 +205,37 @@ func (c *client) admin(ctx context.Context, version string) (bool, error) {
 }
 
 // sample lists what kind of records a database holds: the patterns of a
-// capped SCAN of its keys, then the field names of at most `hashes` hashes.
-// Values are never kept: HSCAN's values are dropped as they are read.
-func (c *client) sample(ctx context.Context, db, hashes int) ([]string, error) {
+// capped SCAN of its keys and the field names of at most `n` hashes; then it
+// reads at most n records, the first key of each pattern first, for the
+// classifier (which redacts them before they are stored). The raw records
+// are returned as docs: the key under "_key", a hash's fields under their
+// names, a string under "value".
+func (c *client) sample(ctx context.Context, db, n int) (fields []string, docs []map[string]string, err error) {
+	fields, keys, err := c.keys(ctx, db, n)
+	if err != nil || n <= 0 || len(keys) == 0 {
+		return fields, nil, err
+	}
+	docs, err = c.values(ctx, keys)
+	return fields, docs, err
+}
+
+// keys runs the SCAN of sample and picks the keys whose values are sampled.
+func (c *client) keys(ctx context.Context, db, hashes int) ([]string, [][]byte, error) {
 	r, err := c.do(ctx, cmd("SELECT", strconv.Itoa(db)), cmd("SCAN", "0", "COUNT", scanCount))
 	if err != nil {
-		return nil, fmt.Errorf("SELECT and SCAN: %w", err)
+		return nil, nil, fmt.Errorf("SELECT and SCAN: %w", err)
 	}
 	if r[0].Kind != resp.SimpleString {
 		// Cluster mode, or a database out of range: nothing to sample.
-		return nil, nil
+		return nil, nil, nil
 	}
 	first := map[string][]byte{} // pattern → first key seen with it
+	var more [][]byte            // other keys, in SCAN order, for the sample
 	seen := 0
 	for calls := 1; ; calls++ {
 		cursor, keys, err := scanReply(r[len(r)-1])
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if cursor == "" {
 			break
@@ -218,13 +244,15 @@ func (c *client) sample(ctx context.Context, db, hashes int) ([]string, error) {
 			seen++
 			if p := keyPattern(k); first[p] == nil && len(first) < maxPatterns {
 				first[p] = k
+			} else if len(more) < hashes {
+				more = append(more, k)
 			}
 		}
 		if cursor == "0" || calls >= maxScanCalls || seen >= maxSampleKeys {
 			break
 		}
 		if r, err = c.do(ctx, cmd("SCAN", cursor, "COUNT", scanCount)); err != nil {
-			return nil, fmt.Errorf("SCAN: %w", err)
+			return nil, nil, fmt.Errorf("SCAN: %w", err)
 		}
 	}
 	patterns := make([]string, 0, len(first))
@@ -233,7 +261,19 @@ func (c *client) sample(ctx context.Context, db, hashes int) ([]string, error) {
 	}
 	slices.Sort(patterns)
 	if hashes <= 0 || len(patterns) == 0 {
-		return patterns, nil
+		return patterns, nil, nil
+	}
+	// One key of each pattern, then the others, up to the sample size.
+	var picked [][]byte
+	for _, p := range patterns {
+		if len(picked) < hashes {
+			picked = append(picked, first[p])
+		}
+	}
+	for _, k := range more {
+		if len(picked) < hashes {
+			picked = append(picked, k)
+		}
 	}
 
 	types := make([][]string, len(patterns))
@@ -242,7 +282,7 @@ func (c *client) sample(ctx context.Context, db, hashes int) ([]string, error) {
 	}
 	tr, err := c.do(ctx, types...)
 	if err != nil {
-		return patterns, fmt.Errorf("TYPE: %w", err)
+		return patterns, picked, fmt.Errorf("TYPE: %w", err)
 	}
 	fields := patterns
 	for i, t := range tr {
@@ -255,10 +295,93 @@ func (c *client) sample(ctx context.Context, db, hashes int) ([]string, error) {
 		hashes--
 		fields, err = c.hashFields(ctx, first[patterns[i]], fields, len(patterns)+maxFields)
 		if err != nil {
-			return fields, fmt.Errorf("HSCAN: %w", err)
+			return fields, picked, fmt.Errorf("HSCAN: %w", err)
 		}
 	}
-	return fields, nil
+	return fields, picked, nil
+}
+
+// values reads the sampled keys: all fields of a small hash (HGETALL after
+// HLEN), one HSCAN page of a large one, the first maxSampleValue bytes of a
+// string (GETRANGE). Other types are left out. Values are cut to
+// maxSampleValue bytes and a record to maxSampleDoc.
+func (c *client) values(ctx context.Context, keys [][]byte) ([]map[string]string, error) {
+	types := make([][]string, len(keys))
+	for i, k := range keys {
+		types[i] = cmd("TYPE", string(k))
+	}
+	tr, err := c.do(ctx, types...)
+	if err != nil {
+		return nil, fmt.Errorf("TYPE: %w", err)
+	}
+	var docs []map[string]string
+	for i, t := range tr {
+		key := string(keys[i])
+		doc := map[string]string{"_key": excerpt(keys[i], maxSampleValue)}
+		size := len(doc["_key"])
+		put := func(field, value []byte) {
+			f, v := excerpt(field, maxSampleValue), excerpt(value, maxSampleValue)
+			if _, dup := doc[f]; dup || size+len(f)+len(v) > maxSampleDoc {
+				return
+			}
+			doc[f] = v
+			size += len(f) + len(v)
+		}
+		switch t.Text() {
+		case "hash":
+			pairs, err := c.hashValues(ctx, key)
+			if err != nil {
+				return docs, fmt.Errorf("read hash: %w", err)
+			}
+			for j := 0; j+1 < len(pairs) && j < 2*maxSampleFields; j += 2 {
+				put(pairs[j], pairs[j+1])
+			}
+		case "string":
+			r, err := c.do(ctx, cmd("GETRANGE", key, "0", strconv.Itoa(maxSampleValue-1)))
+			if err != nil {
+				return docs, fmt.Errorf("GETRANGE: %w", err)
+			}
+			if r[0].Kind != resp.BulkString || r[0].Null {
+				continue
+			}
+			put([]byte("value"), r[0].Str)
+		default:
+			continue
+		}
+		docs = append(docs, doc)
+	}
+	return docs, nil
+}
+
+// hashValues returns the field, value pairs of a hash: HGETALL when HLEN
+// says it is small, else one HSCAN page.
+func (c *client) hashValues(ctx context.Context, key string) ([][]byte, error) {
+	r, err := c.do(ctx, cmd("HLEN", key))
+	if err != nil {
+		return nil, err
+	}
+	if r[0].Kind == resp.Integer && r[0].Int >= 0 && r[0].Int <= maxSampleFields {
+		if r, err = c.do(ctx, cmd("HGETALL", key)); err != nil {
+			return nil, err
+		}
+		if r[0].Kind != resp.Array {
+			return nil, nil
+		}
+		var pairs [][]byte
+		for _, e := range r[0].Elems {
+			if e.Kind != resp.BulkString || e.Null {
+				return nil, fmt.Errorf("HGETALL element is a %s: %w", e.Kind, resp.ErrProtocol)
+			}
+			pairs = append(pairs, e.Str)
+		}
+		return pairs, nil
+	}
+	r, err = c.do(ctx, cmd("HSCAN", key, "0", "COUNT", strconv.Itoa(maxSampleFields)))
+	if err != nil {
+		return nil, err
+	}
+	_, pairs, err := scanReply(r[0])
+	return pairs, err
 }
 
 // hashFields appends the name-like field names of one hash to fields, up to

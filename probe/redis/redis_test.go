@@ -159,8 +159,25 @@ func TestProbeOpen(t *testing.T) {
 			}
 		}
 	}
-	if len(exp.Samples) != 0 {
-		t.Errorf("samples %v, want none", exp.Samples)
+	// At most Samples records per database, one of each key pattern first,
+	// raw: enrich redacts them before they are stored.
+	per := map[string]int{}
+	for _, s := range exp.Samples {
+		per[s.Dataset]++
+		key := s.Doc["_key"]
+		switch s.Dataset {
+		case "db0":
+			if !strings.HasPrefix(key, "person:") || s.Doc["mobile"] == "" || s.Doc["id_number"] == "" || len(s.Doc) != 5 {
+				t.Errorf("db0 sample %v, want a person hash", s.Doc)
+			}
+		case "db1":
+			if !strings.HasPrefix(key, "order:") || !strings.HasPrefix(s.Doc["value"], `{"order_no":`) {
+				t.Errorf("db1 sample %v, want an order string", s.Doc)
+			}
+		}
+	}
+	if want := probe.DefaultOptions().Samples; per["db0"] != want || per["db1"] != want {
+		t.Errorf("samples per database %v, want %d each", per, want)
 	}
 	ev := exp.Evidence
 	if ev == nil || ev.Request != "INFO keyspace" || len(ev.Response) > 512 ||
@@ -195,11 +212,16 @@ func TestProbeReadOnly(t *testing.T) {
 		"INFO": func(a []string) bool {
 			return len(a) == 1 && slices.Contains([]string{"server", "keyspace", "memory"}, a[0])
 		},
-		"ACL":    func(a []string) bool { return len(a) == 1 && (a[0] == "WHOAMI" || a[0] == "LIST") },
-		"SELECT": func(a []string) bool { return len(a) == 1 },
-		"SCAN":   func(a []string) bool { return len(a) == 3 && a[1] == "COUNT" },
-		"TYPE":   func(a []string) bool { return len(a) == 1 },
-		"HSCAN":  func(a []string) bool { return len(a) == 4 && a[2] == "COUNT" },
+		"ACL":     func(a []string) bool { return len(a) == 1 && (a[0] == "WHOAMI" || a[0] == "LIST") },
+		"SELECT":  func(a []string) bool { return len(a) == 1 },
+		"SCAN":    func(a []string) bool { return len(a) == 3 && a[1] == "COUNT" },
+		"TYPE":    func(a []string) bool { return len(a) == 1 },
+		"HSCAN":   func(a []string) bool { return len(a) == 4 && a[2] == "COUNT" },
+		"HLEN":    func(a []string) bool { return len(a) == 1 },
+		"HGETALL": func(a []string) bool { return len(a) == 1 },
+		"GETRANGE": func(a []string) bool {
+			return len(a) == 3 && a[1] == "0" && a[2] == strconv.Itoa(maxSampleValue-1)
+		},
 	}
 	cmds := d.commands(t)
 	scans := 0

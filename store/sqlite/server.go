@@ -385,3 +385,24 @@ func (s *Store) RecordByID(ctx context.Context, id int64) (*ajar.Record, error) 
 	})
 	return rec, err
 }
+
+// Cursor returns how far a follower of the event log has read.
+func (s *Store) Cursor(ctx context.Context, name string) (int64, error) {
+	var id int64
+	err := s.read(ctx, "read cursor "+name, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT id FROM cursors WHERE name = ?`, name).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	return id, err
+}
+
+// SetCursor moves a follower's cursor.
+func (s *Store) SetCursor(ctx context.Context, name string, id int64) error {
+	return s.write(ctx, "move cursor "+name, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO cursors (name, id) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET id = excluded.id`, name, id)
+		return err
+	})
+}

@@ -119,6 +119,17 @@ func RunServer(t *testing.T, open func(t *testing.T) ajar.Store) {
 		if due, _ := s.Due(ctx, t0.Add(time.Hour), 10); len(due) != 0 {
 			t.Errorf("delivered item still due")
 		}
+		if c, err := s.Cursor(ctx, "alerts"); err != nil || c != 0 {
+			t.Errorf("fresh cursor: %d %v", c, err)
+		}
+		for _, id := range []int64{5, 9} {
+			if err := s.SetCursor(ctx, "alerts", id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if c, err := s.Cursor(ctx, "alerts"); err != nil || c != 9 {
+			t.Errorf("cursor: %d %v", c, err)
+		}
 		if err := s.DeleteRule(ctx, r.ID); err != nil {
 			t.Fatal(err)
 		}

@@ -19,12 +19,15 @@ import (
 const usage = `usage: labfill -kind KIND -print
        labfill -kind KIND -addr IP:PORT [-user U -password P] -load FILE
        labfill -kind KIND -addr IP:PORT [-user U -password P] -check
+       labfill -kind mongodb -addr IP:PORT -ping
 
 KIND is mongodb, memcached, etcd, zookeeper or influxdb.
   -print   writes the seed (the records to load) on stdout; lab/up keeps it
            and reloads a server whenever it changes
   -load    empties the server's lab data and loads FILE, a seed -print wrote
   -check   exits 0 when the server holds exactly the seeded figures, 1 if not
+  -ping    exits 0 when the server answers its protocol (the lab's readiness
+           test, for a protocol no shell tool speaks)
 `
 
 // kind is what labfill knows of one kind of server.
@@ -35,6 +38,8 @@ type kind struct {
 	load func(ctx context.Context, s server, seed io.Reader) error
 	// check reports a mismatch between the server and the seeded figures.
 	check func(ctx context.Context, s server) error
+	// ping, when set, checks that the server answers.
+	ping func(ctx context.Context, s server) error
 }
 
 // server is where to load or check, and the credentials, if any.
@@ -43,11 +48,11 @@ type server struct {
 }
 
 var kinds = map[string]kind{
-	"mongodb":   {printMongo, loadMongo, checkMongo},
-	"memcached": {printMemcached, loadMemcached, checkMemcached},
-	"etcd":      {printEtcd, loadEtcd, checkEtcd},
-	"zookeeper": {printZooKeeper, loadZooKeeper, checkZooKeeper},
-	"influxdb":  {printInflux, loadInflux, checkInflux},
+	"mongodb":   {printMongo, loadMongo, checkMongo, pingMongo},
+	"memcached": {printMemcached, loadMemcached, checkMemcached, nil},
+	"etcd":      {printEtcd, loadEtcd, checkEtcd, nil},
+	"zookeeper": {printZooKeeper, loadZooKeeper, checkZooKeeper, nil},
+	"influxdb":  {printInflux, loadInflux, checkInflux, nil},
 }
 
 func main() {
@@ -67,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	print := fs.Bool("print", false, "write the seed on stdout")
 	load := fs.String("load", "", "load this seed")
 	check := fs.Bool("check", false, "check the seeded figures")
+	ping := fs.Bool("ping", false, "check that the server answers")
 	var s server
 	fs.StringVar(&s.addr, "addr", "", "server address, IP:PORT")
 	fs.StringVar(&s.user, "user", "", "user name (secured variants)")
@@ -77,7 +83,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	k, ok := kinds[*name]
 	modes := 0
-	for _, on := range []bool{*print, *load != "", *check} {
+	for _, on := range []bool{*print, *load != "", *check, *ping} {
 		if on {
 			modes++
 		}
@@ -90,7 +96,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "labfill: unknown -kind %q\n", *name)
 		return 2
 	case modes != 1:
-		fmt.Fprintln(stderr, "labfill: give exactly one of -print, -load and -check")
+		fmt.Fprintln(stderr, "labfill: give exactly one of -print, -load, -check and -ping")
+		return 2
+	case *ping && k.ping == nil:
+		fmt.Fprintf(stderr, "labfill: -ping is for mongodb only; lab/up checks %s with its own tools\n", *name)
 		return 2
 	case !*print && s.addr == "":
 		fmt.Fprintln(stderr, "labfill: -addr is required")
@@ -112,6 +121,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			err = k.load(ctx, s, bufio.NewReaderSize(f, 64<<10))
 			f.Close()
 		}
+	case *ping:
+		err = k.ping(ctx, s)
 	default:
 		err = k.check(ctx, s)
 	}
