@@ -119,6 +119,14 @@ func (s *Server) routes() {
 	}
 }
 
+// Mount serves ui for everything outside the API, for a UI built on this
+// server (Config.UI is the same, for one that exists first). Call it before
+// serving.
+func (s *Server) Mount(ui http.Handler) {
+	s.cfg.UI = ui
+	s.mux.Handle("/", ui)
+}
+
 // HashKey is how a key's secret is stored.
 func HashKey(secret string) []byte {
 	h := sha256.Sum256([]byte(secret))

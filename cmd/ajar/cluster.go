@@ -162,7 +162,7 @@ func (a *app) runClusterScan(ctx context.Context, cmd *cobra.Command, f *scanFla
 	defer nc.Close()
 	c := &cluster.Coordinator{JS: js, Store: st, AckWait: f.cluster.ackWait, Transient: postgres.IsTransient}
 	id := newScanID()
-	sc, err := c.Start(ctx, id, strings.Join(append([]string{"ajar"}, os.Args[1:]...), " "), spec)
+	sc, err := c.Start(ctx, id, commandLine(os.Args[1:]), spec)
 	if err != nil {
 		return fmt.Errorf("start cluster scan: %w", err)
 	}
@@ -249,4 +249,23 @@ func (p *clusterProgress) end() {
 		fmt.Fprintln(p.w.stderr)
 		p.drawn = false
 	}
+}
+
+// commandLine renders the command line for people, kept with the scan in
+// the store and in NATS: passwords in URLs (--store) are masked.
+func commandLine(args []string) string {
+	out := []string{"ajar"}
+	for _, arg := range args {
+		prefix, val := "", arg
+		if name, v, ok := strings.Cut(arg, "="); ok && strings.HasPrefix(name, "--") {
+			prefix, val = name+"=", v
+		}
+		if u, err := url.Parse(val); err == nil && u.User != nil {
+			if _, ok := u.User.Password(); ok {
+				val = u.Redacted()
+			}
+		}
+		out = append(out, prefix+val)
+	}
+	return strings.Join(out, " ")
 }

@@ -59,6 +59,23 @@ func TestClusterUnreachable(t *testing.T) {
 	}
 }
 
+func TestCommandLine(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"scan", "127.0.10.0/24"}, "ajar scan 127.0.10.0/24"},
+		{[]string{"--store", "postgres://ajar:s3cret@db:5432/ajar"}, "ajar --store postgres://ajar:xxxxx@db:5432/ajar"},
+		{[]string{"--store=postgres://ajar:s3cret@db/ajar"}, "ajar --store=postgres://ajar:xxxxx@db/ajar"},
+		{[]string{"--store", "postgres://ajar@db/ajar"}, "ajar --store postgres://ajar@db/ajar"},
+	}
+	for _, tt := range tests {
+		if got := commandLine(tt.args); got != tt.want {
+			t.Errorf("commandLine(%q) = %q, want %q", tt.args, got, tt.want)
+		}
+	}
+}
+
 // lockedWriter lets a worker's log and the test share a buffer.
 type lockedWriter struct {
 	mu sync.Mutex

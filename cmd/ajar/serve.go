@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ajar-scan/ajar/server"
+	"github.com/ajar-scan/ajar/web"
 )
 
 type serveFlags struct {
@@ -79,6 +80,7 @@ func (a *app) runServe(ctx context.Context, f *serveFlags) error {
 	logger := slog.New(slog.NewTextHandler(a.stderr, nil))
 	h := server.New(server.Config{Store: ss, RatePerMinute: f.rate, TrustedProxies: proxies,
 		AllowPrivateWebhooks: f.allowPrivateWebhooks, Logger: logger})
+	h.Mount(web.New(h, ss, web.Options{Logger: logger, Secure: f.tlsCert != ""}))
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return usagef("--listen %s: %v", f.listen, err)
