@@ -330,10 +330,10 @@ lab_lock() {
 lab_status_line() {
 	local s=$1 pid
 	if pid=$(svc_pid "$s") && svc_ready "$s"; then
-		printf '%-17s %-18s %-5s pid %s\n' "$s" "$(svc_addr "$s")" up "$pid"
+		printf '%-26s %-18s %-5s pid %s\n' "$s" "$(svc_addr "$s")" up "$pid"
 		return 0
 	fi
-	printf '%-17s %-18s %s\n' "$s" "$(svc_addr "$s")" down
+	printf '%-26s %-18s %s\n' "$s" "$(svc_addr "$s")" down
 	return 1
 }
 

@@ -1,0 +1,32 @@
+# shellcheck shell=bash
+# express-pouchdb from the npm registry: a real CouchDB-API server beside the
+# CouchDB 3.x emulator (see LAB-NOTES: it greets differently and, with an
+# admin, keeps / and /_all_dbs open). Sourced by lab/services.sh.
+
+lab_service pouchdb-open 127.0.10.51:5984
+lab_service pouchdb-secured 127.0.10.52:5984
+
+pouchdb_missing() {
+	command -v node >/dev/null || echo nodejs
+	command -v npm >/dev/null || echo npm
+}
+pouchdb_comm() { echo node; }
+pouchdb_ready() { port_open "$(svc_host "$1")" "$(svc_port "$1")"; }
+
+pouchdb_init() {
+	local s=$1
+	mkdir -p "$(svc_dir "$s")"
+	"$LAB_SRC/pouchdb/install" || lab_die "$s: npm install of express-pouchdb failed"
+	touch "$(svc_dir "$s")/initialized"
+}
+
+pouchdb_start() {
+	local s=$1 dir
+	dir=$(svc_dir "$s")
+	mkdir -p "$dir"
+	# The seed is built first, so that the server process itself is node.
+	(cd "$LAB_REPO" && go run ./lab/cmd/emulators -product couchdb -dump) >"$dir/seed.json" ||
+		lab_die "$s: building the seed failed"
+	(cd "$dir" && svc_launch "$s" "$dir/server.log" node "$LAB_SRC/pouchdb/server.js" \
+		--listen "$(svc_addr "$s")" --seed "$dir/seed.json" --variant "$(svc_variant "$s")")
+}
