@@ -52,8 +52,8 @@ func ParseRange(text string) ([]Entry, error) {
 			continue
 		}
 		suffix, ids, ok := strings.Cut(s, ":")
-		if !ok || len(suffix) != SuffixLen {
-			return nil, fmt.Errorf("parse range answer line %d: want SUFFIX:IDS with a %d-digit suffix", line, SuffixLen)
+		if !ok || len(suffix) != SuffixLen || !isHex(suffix) {
+			return nil, fmt.Errorf("parse range answer line %d: want SUFFIX:IDS with a %d-hex-digit suffix", line, SuffixLen)
 		}
 		e := Entry{Suffix: strings.ToUpper(suffix)}
 		for f := range strings.SplitSeq(ids, ",") {
@@ -69,6 +69,15 @@ func ParseRange(text string) ([]Entry, error) {
 		return nil, fmt.Errorf("parse range answer: %w", err)
 	}
 	return es, nil
+}
+
+func isHex(s string) bool {
+	for i := range len(s) {
+		if strings.IndexByte(hexDigits, upper(s[i])) < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Match returns the breach ids of the entries whose suffix is suffix.

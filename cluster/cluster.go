@@ -1,20 +1,5 @@
 // Package cluster runs one scan on many workers: a coordinator cuts the target
 // space into shards on a NATS JetStream work queue, workers pull and scan them.
-//
-// The pieces and where they live:
-//   - the shards: messages on the stream SHARDS (subjects ajar.shards.<scan>),
-//     pulled through one durable consumer shared by every worker, each
-//     acknowledged only once its events are in the store;
-//   - the scans: one JSON document per scan in the key-value bucket
-//     ajar_scans (what it covers, its state, its progress);
-//   - the finished shards: one key <scan>.<shard> per shard in the bucket
-//     ajar_shards, written before the shard is acknowledged, so that a shard
-//     delivered again after it was stored is acknowledged without a rescan;
-//   - the live workers: one key per worker in the bucket ajar_workers, with
-//     a time to live, from which each worker takes its share of a scan's rate;
-//   - the events and exposures: the shared ajar.Store (PostgreSQL), written
-//     by the workers with deterministic event ids, so that a shard scanned
-//     twice stores each observation once.
 package cluster
 
 import (

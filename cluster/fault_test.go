@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"reflect"
@@ -409,4 +410,68 @@ func indexOf(s []string, v string) int {
 		}
 	}
 	return -1
+}
+
+// TestStopCancelResume stops a worker with SIGTERM in the middle of a shard
+// (it hands the shard back and exits 0), cancels the scan, resumes it and
+// lets a second worker finish it.
+func TestStopCancelResume(t *testing.T) {
+	spec := labSpec(t)
+	want := reference(t, spec)
+	ns := natstest.Start(t, natsHost)
+	js := connectNATS(t, ns.URL())
+	dsn := pgtest.NewDatabase(t)
+	st := openStore(t, dsn)
+	seedHistory(t, st)
+	c := &Coordinator{JS: js, Store: st, AckWait: testAckWait, Transient: postgres.IsTransient}
+	run := startScan(t, c, "stop-cancel-resume", spec)
+	w1 := startWorker(t, "w1", ns.URL(), dsn)
+	waitLine(t, merge([]*workerProc{w1}), run)
+
+	w1.stop(t)
+	if code := w1.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("worker stopped by SIGTERM exited %d, want 0", code)
+	}
+	if n := w1.logCount("worker stopping; shard handed back", ""); n != 1 {
+		t.Errorf("the stopped worker handed back %d shards, want 1", n)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	sc, err := Cancel(ctx, js, "stop-cancel-resume")
+	if err != nil {
+		t.Fatalf("Cancel: %v", err)
+	}
+	if sc.State != StateCancelled {
+		t.Errorf("state after Cancel = %s", sc.State)
+	}
+	if err := <-run.result; err != nil || run.final.State != StateCancelled {
+		t.Fatalf("Follow of a cancelled scan = %v, %v; want state cancelled and no error", run.final.State, err)
+	}
+	if _, err := Cancel(ctx, js, "stop-cancel-resume"); err == nil {
+		t.Error("a second Cancel succeeded")
+	}
+	list, err := List(ctx, js)
+	if err != nil || len(list) != 1 || list[0].State != StateCancelled {
+		t.Errorf("List = %v, %v; want the cancelled scan", list, err)
+	}
+
+	if _, err := c.Resume(ctx, "stop-cancel-resume"); err != nil {
+		t.Fatalf("Resume: %v", err)
+	}
+	startWorker(t, "w2", ns.URL(), dsn)
+	final, err := c.Follow(ctx, "stop-cancel-resume", nil)
+	if err != nil {
+		t.Fatalf("Follow after Resume: %v", err)
+	}
+	if final.State != StateFinished || final.Round != 2 {
+		t.Errorf("after Resume: state %s, round %d; want finished, 2", final.State, final.Round)
+	}
+	checkSame(t, dsn, st, want, "stop-cancel-resume")
+	if _, err := c.Resume(ctx, "stop-cancel-resume"); err == nil {
+		t.Error("Resume of a finished scan succeeded")
+	}
+	if _, err := Get(ctx, js, "no-such-scan"); !errors.Is(err, ErrNoScan) {
+		t.Errorf("Get of an unknown scan = %v, want ErrNoScan", err)
+	}
 }

@@ -3,8 +3,11 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -185,5 +188,35 @@ func TestCheckScanID(t *testing.T) {
 		if err := checkScanID(id); (err == nil) != ok {
 			t.Errorf("checkScanID(%q) = %v, want ok=%v", id, err, ok)
 		}
+	}
+}
+
+func TestMetricsText(t *testing.T) {
+	m := NewMetrics()
+	m.event(&ajar.Event{Plugin: "redis", Status: ajar.StatusOpen, Detail: "probe redis 127.0.10.10:6379: read INFO: i/o timeout"})
+	m.event(&ajar.Event{Plugin: "redis", Status: ajar.StatusExposed})
+	m.event(&ajar.Event{Plugin: "mysql", Status: ajar.StatusProtected, Detail: "access denied for root"})
+	m.addPorts(100, 120)
+	m.observeStore("record", 3*time.Millisecond, nil)
+	m.inFlight.Inc()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{
+		`ajar_worker_probe_errors_total{plugin="redis"} 1`,
+		`ajar_worker_events_total{status="exposed"} 1`,
+		`ajar_worker_ports_total 100`,
+		`ajar_worker_connect_attempts_total 120`,
+		`ajar_worker_shards_in_flight 1`,
+		`ajar_worker_store_seconds_count{op="record"} 1`,
+		`ajar_worker_shards_total{result="done"} 0`,
+		"# TYPE ajar_worker_ports_per_second gauge",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if strings.Contains(body, `plugin="mysql"`) {
+		t.Error("a probe's own detail counted as a probe error")
 	}
 }

@@ -34,8 +34,30 @@ func get(ctx context.Context, t ajar.Target, dial Dialer, opt Options, path stri
 		host = opt.ServerName
 	}
 	req := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: ajar/1\r\nAccept: */*\r\nConnection: close\r\n\r\n", path, host)
-	raw, _ := talk(ctx, c, []byte(req), opt.StepTimeout, opt.MaxBanner, func([]byte) bool { return false })
+	raw, _ := talk(ctx, c, []byte(req), opt.StepTimeout, opt.MaxBanner, httpDone)
 	return parseHTTP(raw)
+}
+
+// httpDone stops reading an answer that is not HTTP at all, or an HTTP
+// answer whose body arrived whole (for servers that keep the connection open
+// despite Connection: close).
+func httpDone(b []byte) bool {
+	if len(b) >= 5 && !bytes.HasPrefix(b, []byte("HTTP/")) {
+		return true
+	}
+	end := bytes.Index(b, []byte("\r\n\r\n"))
+	if end < 0 {
+		return false
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(b[:end+4])), nil)
+	if err != nil {
+		return true
+	}
+	resp.Body.Close()
+	if resp.ContentLength >= 0 {
+		return len(b)-(end+4) >= int(resp.ContentLength)
+	}
+	return false
 }
 
 // parseHTTP parses a (possibly truncated) HTTP/1.x response.
@@ -113,6 +135,10 @@ func fingerprint(svc *ajar.Service, path string, a *httpAnswer) bool {
 			return set("opensearch", "OpenSearch", str("version", "number"))
 		}
 		return set("elasticsearch", "Elasticsearch", str("version", "number"))
+	case a.status == 401 && strings.Contains(h.Get("Www-Authenticate"), `realm="OpenSearch Security"`):
+		return set("opensearch", "OpenSearch", "")
+	case a.status == 401 && strings.Contains(h.Get("Www-Authenticate"), `realm="solr"`):
+		return set("solr", "Solr", "")
 	case a.status == 401 && (strings.Contains(h.Get("Www-Authenticate"), `realm="security"`) || bytes.Contains(a.body, []byte("security_exception"))):
 		return set("elasticsearch", "Elasticsearch", "")
 	case h.Get("X-Elastic-Product") == "Elasticsearch":
@@ -135,6 +161,9 @@ func fingerprint(svc *ajar.Service, path string, a *httpAnswer) bool {
 		return set("solr", "Solr", "")
 	case path == "/" && a.status == 200 && string(a.body) == "Ok.\n":
 		// ClickHouse's HTTP interface answers / with "Ok." and a newline.
+		return set("clickhouse", "ClickHouse", "")
+	case a.status == 400 && bytes.Contains(a.body, []byte(" is for clickhouse-client program")):
+		// ClickHouse's native port answers HTTP with a pointer to the HTTP port.
 		return set("clickhouse", "ClickHouse", "")
 	case strings.Contains(h.Get("Www-Authenticate"), "RabbitMQ Management") || svc.HTTP.Title == "RabbitMQ Management":
 		return set("rabbitmq-management", "RabbitMQ", "")

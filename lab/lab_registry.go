@@ -18,7 +18,8 @@ type RegistryRepo struct {
 }
 
 // RegistryRepositories returns the seeded repositories in catalog order
-// (lexical), their tags in the order the registry lists them (lexical).
+// (lexical), each with its tags, sorted (a registry lists tags in no set
+// order).
 func RegistryRepositories() []RegistryRepo {
 	return []RegistryRepo{
 		{"backend/billing-api", []string{"1.4.0", "1.4.1", "1.5.0", "latest"}},

@@ -17,6 +17,7 @@ import (
 	"github.com/ajar-scan/ajar"
 	"github.com/ajar-scan/ajar/discover"
 	"github.com/ajar-scan/ajar/enrich"
+	"github.com/ajar-scan/ajar/enrich/ransom"
 	"github.com/ajar-scan/ajar/identify"
 	"github.com/ajar-scan/ajar/probe"
 )
@@ -61,6 +62,9 @@ type Config struct {
 	OnOpen func(ajar.Target)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Attribute, when set, says who hosts the service of each event before
+	// it is stored (attribution.Enricher.Attribute).
+	Attribute func(context.Context, *ajar.Event)
 }
 
 // Progress is a snapshot of a running scan.
@@ -319,6 +323,13 @@ func (r *run) record(ev *ajar.Event) {
 		// It asked for no password before and asks for one now.
 		ev.Detail = "now requires authentication: " + ev.Detail
 		ev.Status = ajar.StatusClosed
+	}
+	// Wiped: it held data and now holds only a ransom note, or nothing.
+	if err == nil && ev.Status == ajar.StatusExposed && ransom.Wiped(prev.Status(), prev.Last.Exposure, ev.Exposure) {
+		ev.Status = ajar.StatusWiped
+	}
+	if r.cfg.Attribute != nil {
+		r.cfg.Attribute(r.storeCtx, ev)
 	}
 	r.store(ev)
 }

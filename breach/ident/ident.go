@@ -28,10 +28,10 @@ func invalid(k breach.Kind, format string, a ...any) error {
 type Normalizer struct {
 	region string
 	// cn caches the validity of 11-digit Chinese mobile numbers by their
-	// first 7 digits (the block a number is allocated in): 0 unknown,
-	// 1 valid, 2 invalid. libphonenumber's CN mobile pattern looks at no
-	// more than the first 5 digits; ident_test.go checks the cache against
-	// the library.
+	// first 5 digits: 0 unknown, 1 valid, 2 invalid. libphonenumber's CN
+	// mobile pattern looks at no more than the first 5 digits
+	// (1740[0-5]\d{6}|1(?:[38]\d|4[57]|…)\d{8}); ident_test.go checks every
+	// 5-digit block against the library.
 	cn []byte
 	// now bounds birth dates in ID numbers.
 	now func() time.Time
@@ -129,10 +129,10 @@ func (n *Normalizer) chineseMobile(s string) (e string, ok bool) {
 		return "", false
 	}
 	if n.cn == nil {
-		n.cn = make([]byte, 1_000_000)
+		n.cn = make([]byte, 10_000)
 	}
 	block := 0
-	for _, c := range digits[1:7] {
+	for _, c := range digits[1:5] {
 		block = block*10 + int(c-'0')
 	}
 	e = "+86" + string(digits)

@@ -90,14 +90,15 @@ func TestPhone(t *testing.T) {
 }
 
 // TestChineseMobileFastPathAgreesWithLibrary checks the block cache against
-// libphonenumber on every mobile prefix 130–199, with random subscribers.
+// libphonenumber on every 5-digit block 1300–1999, with random subscribers
+// that vary the digits after the block.
 func TestChineseMobileFastPathAgreesWithLibrary(t *testing.T) {
 	fast, _ := NewNormalizer("CN")
 	slow, _ := NewNormalizer("CN")
 	r := rand.New(rand.NewPCG(1, 2))
-	for block := 30000; block < 100000; block += 7 {
+	for block := 3000; block < 10000; block++ {
 		for range 2 {
-			s := fmt.Sprintf("1%05d%05d", block, r.IntN(100000))
+			s := fmt.Sprintf("1%04d%06d", block, r.IntN(1000000))
 			got, gotErr := fast.Phone(s)
 			want, wantErr := slow.library(s)
 			if got != want || (gotErr == nil) != (wantErr == nil) {

@@ -177,10 +177,7 @@ func (r *Reader) readLine() (line []byte, ok bool, err error) {
 	switch {
 	case err == nil:
 		r.line++
-		if len(b) > r.maxRow+1 {
-			return nil, true, &RowError{Line: r.line, Reason: fmt.Sprintf("longer than %d bytes", r.maxRow)}
-		}
-		return trimEOL(b), true, nil
+		return r.capped(trimEOL(b))
 	case errors.Is(err, bufio.ErrBufferFull):
 		r.line++
 		start := r.line
@@ -196,11 +193,19 @@ func (r *Reader) readLine() (line []byte, ok bool, err error) {
 			return nil, false, nil
 		}
 		r.line++
-		return trimEOL(b), true, nil
+		return r.capped(trimEOL(b))
 	default:
 		// A truncated or corrupt gzip stream: the partial line is dropped.
 		return nil, false, &InputError{Line: r.line, Err: err}
 	}
+}
+
+// capped refuses a line longer than MaxRow that fitted in the buffer.
+func (r *Reader) capped(line []byte) ([]byte, bool, error) {
+	if len(line) > r.maxRow {
+		return nil, true, &RowError{Line: r.line, Reason: fmt.Sprintf("longer than %d bytes", r.maxRow)}
+	}
+	return line, true, nil
 }
 
 func trimEOL(b []byte) []byte {

@@ -226,6 +226,7 @@ type importer struct {
 	// headerClasses are the other data classes the header reveals.
 	headerClasses []string
 	modes         [3]breach.Mode
+	replacing     bool // an earlier breach of the same name is replaced
 	key           *oprf.PrivateKey
 
 	rows, idents atomic.Int64
@@ -288,7 +289,7 @@ func (im *importer) run(ctx context.Context) (*Summary, error) {
 			if !o.Replace {
 				return nil, inputErrorf("a breach named %q is already imported (id %d): choose another name, or pass --replace", o.Name, b.ID)
 			}
-			id = b.ID
+			id, im.replacing = b.ID, true
 			break
 		}
 		id = max(id, b.ID+1)
@@ -565,6 +566,12 @@ func (im *importer) write(ctx context.Context, old *Snapshot, id int, sorters ma
 		r := old.Ranges(m)
 		if r == nil && sorters[m].Len() == 0 {
 			continue
+		}
+		if r != nil && sorters[m].Len() == 0 && !im.replacing {
+			// Unchanged: the new generation shares the file.
+			if os.Link(filepath.Join(im.dir, old.Gen, RangeFile(m)), filepath.Join(gdir, RangeFile(m))) == nil {
+				continue
+			}
 		}
 		w, err := ranges.Create(filepath.Join(gdir, RangeFile(m)))
 		if err != nil {

@@ -106,7 +106,7 @@ func TestImportFormats(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%s gzip=%v", tc.format, tc.gzip), func(t *testing.T) {
 			dir := t.TempDir()
-			o := leakgen.Options{Format: tc.format, Gzip: tc.gzip, Seed: 11, First: 1, Rows: 1500, Messy: true, Chinese: tc.format == leakfile.TSV}
+			o := leakgen.Options{Format: tc.format, Gzip: tc.gzip, Seed: 11, First: 1, Rows: 600, Messy: true, Chinese: tc.format == leakfile.TSV}
 			data, m := leak(t, o)
 			s := importLeak(t, dir, data, ImportOptions{Name: "test-leak", Exposure: "127.0.10.5:9200"})
 			if s.Format != string(tc.format) || s.Compressed != tc.gzip {
@@ -140,7 +140,7 @@ func TestImportFormats(t *testing.T) {
 			}
 			defer db.Close()
 			g := fake.New(11)
-			for i := 1; i <= 1500; i += 37 {
+			for i := 1; i <= 600; i += 23 {
 				_, phone, id, email, _ := leakgen.Person(g, i)
 				for _, v := range []struct {
 					k breach.Kind
@@ -445,7 +445,7 @@ func TestKillLeavesStoreIntact(t *testing.T) {
 		switch {
 		case reflect.DeepEqual(names, []string{"a"}):
 		case reflect.DeepEqual(names, []string{"a", "b"}):
-			if _, foundB := storeState(t, dir, 13, 1, 100000); foundB != (100000+96)/97 {
+			if _, foundB := storeState(t, dir, 13, 1, 40000); foundB != (40000+96)/97 {
 				t.Errorf("killed while %s (+%v): b is live but %d of its sampled persons are found", tc.phase, tc.after, foundB)
 			}
 			// Start again from a store holding a only.
@@ -466,7 +466,7 @@ func TestImportHelper(t *testing.T) {
 	if dir == "" {
 		t.Skip("run by TestKillLeavesStoreIntact")
 	}
-	data, _ := leak(t, leakgen.Options{Format: leakfile.CSV, Seed: 13, First: 1, Rows: 100000, PhonesOnly: true})
+	data, _ := leak(t, leakgen.Options{Format: leakfile.CSV, Seed: 13, First: 1, Rows: 40000, PhonesOnly: true})
 	last := ""
 	_, err := Import(context.Background(), dir, bytes.NewReader(data), ImportOptions{
 		Name: "b", Date: "2022-01-01", MemoryRecords: 20000, ProgressEvery: time.Millisecond,

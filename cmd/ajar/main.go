@@ -129,7 +129,7 @@ ranges are excluded unless you name loopback explicitly or pass
 	pf.StringVar(&a.db, "db", "", "embedded store file (default ${XDG_DATA_HOME:-$HOME/.local/share}/ajar/ajar.db)")
 	pf.StringVar(&a.storeURL, "store", "", "store URL: sqlite:PATH or postgres://USER@HOST:5432/DB (shared; cluster mode)")
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print no progress or summary lines")
-	root.AddCommand(a.scanCommand(), a.discoverCommand(), a.listCommand(), a.showCommand(), a.findCommand(), a.serveCommand(), a.keysCommand(), a.discloseCommand(), a.reportCommand(), a.alertsCommand(), a.watchCommand(), a.workerCommand(), a.scansCommand(), a.breachCommand(), a.versionCommand())
+	root.AddCommand(a.scanCommand(), a.discoverCommand(), a.listCommand(), a.showCommand(), a.findCommand(), a.serveCommand(), a.keysCommand(), a.discloseCommand(), a.reportCommand(), a.alertsCommand(), a.watchCommand(), a.workerCommand(), a.scansCommand(), a.breachCommand(), a.rangesCommand(), a.versionCommand())
 	return root
 }
 

@@ -50,7 +50,7 @@ func (f *targetFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.allowLarge, "allow-large", false, "allow a single range larger than a /8 (IPv6: larger than 65536 addresses)")
 	fl.StringVar(&f.shard, "shard", "", "scan only shard i of n of the target space (1-based: 1/4 … 4/4)")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of the pseudo-random target order (0: random; the same seed gives the same order)")
-	fl.StringVar(&f.resolver, "resolver", "", "DNS server (ADDR:PORT) for host names; default: the system's resolver")
+	fl.StringVar(&f.resolver, "resolver", "", "DNS server (ADDR:PORT) for host names and reverse DNS; default: the system's resolver for host names, no reverse DNS")
 	fl.StringVar(&f.resume, "resume", "", "keep progress in FILE; after an interruption the same command continues where it stopped")
 }
 
@@ -160,6 +160,8 @@ type scanFlags struct {
 	samples      int
 	countCap     int64
 	cluster      clusterFlags
+	ranges       string
+	mmdb         []string
 }
 
 func (a *app) scanCommand() *cobra.Command {
@@ -203,6 +205,8 @@ func (f *scanFlags) registerScan(cmd *cobra.Command) {
 	fl.BoolVar(&f.json, "json", false, "print JSON Lines (schema ajar/1), one object per observation")
 	fl.IntVar(&f.samples, "samples", probe.DefaultOptions().Samples, "most records sampled per dataset (stored redacted)")
 	fl.Int64Var(&f.countCap, "count-cap", probe.DefaultOptions().CountCap, "count rows exactly up to this many per dataset; estimate above")
+	fl.StringVar(&f.ranges, "ranges", "", "provider IP ranges file (default: the store's, written by ajar ranges import)")
+	fl.StringSliceVar(&f.mmdb, "mmdb", nil, "MaxMind-format database for ASN, organisation and country (repeatable)")
 }
 
 // discoverOptions checks the scan flags and returns discovery's options.
@@ -257,6 +261,12 @@ func (a *app) runScan(ctx context.Context, cmd *cobra.Command, f *scanFlags, arg
 	cfg.ID = scanID
 	cfg.Targets, cfg.Total, cfg.Covers = w.targets(), w.total, w.space.Contains
 	cfg.Done, cfg.OnOpen, cfg.KnownOpen = w.doneFunc(), w.found, w.knownOpen()
+	attr, err := a.attribution(f)
+	if err != nil {
+		return err
+	}
+	defer attr.Close()
+	cfg.Attribute = attr.Attribute
 	cfg.Emit = func(ev *ajar.Event) {
 		if f.json {
 			_ = jsonLine(a.stdout, ev)

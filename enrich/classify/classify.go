@@ -52,9 +52,9 @@ const (
 	columnAgree = 0.8
 )
 
-// Finding is one class found in a value. Start and End delimit the bytes of
+// finding is one class found in a value. Start and End delimit the bytes of
 // the value it covers; a finding about the whole value covers all of it.
-type Finding struct {
+type finding struct {
 	Class      string
 	Confidence float64
 	Start, End int
@@ -64,7 +64,7 @@ type Finding struct {
 
 // Classes of a value at or above Threshold, each once with its highest
 // confidence, by class name.
-func found(fs []Finding) map[string]float64 {
+func found(fs []finding) map[string]float64 {
 	m := map[string]float64{}
 	for _, f := range fs {
 		if f.Confidence > m[f.Class] {

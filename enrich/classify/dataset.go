@@ -14,7 +14,7 @@ import (
 type leaf struct {
 	path     string // field, or field.member.member
 	value    string
-	findings []Finding
+	findings []finding
 }
 
 // leaves splits a sampled value into its scalars and classifies each under

@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -29,6 +30,9 @@ type Hint struct {
 type hints struct {
 	classes  map[string]Strength
 	negative bool
+	// birth: the field holds a date of birth. No class of its own, but
+	// masked to the year.
+	birth bool
 }
 
 func (h hints) strength(class string) Strength { return h.classes[class] }
@@ -152,6 +156,9 @@ var negativeWords = map[string]bool{
 	"createdat": true, "updatedat": true, "ctime": true, "mtime": true, "build": true,
 }
 
+// birthWords name a date of birth.
+var birthWords = map[string]bool{"birth": true, "birthday": true, "birthdate": true, "dob": true, "csrq": true, "born": true}
+
 // hanziWords are Chinese field-name words: a field whose name contains one
 // suggests its class.
 var hanziWords = []struct {
@@ -223,6 +230,8 @@ func segmentHints(seg string) hints {
 	}
 	words := splitWords(seg)
 	joined := strings.Join(words, "")
+	h.birth = strings.Contains(seg, "出生") || strings.Contains(seg, "生日") ||
+		slices.ContainsFunc(words, func(w string) bool { return birthWords[w] }) || birthWords[joined]
 	if x, ok := compound[joined]; ok {
 		add(x)
 		if x.Class == "" {

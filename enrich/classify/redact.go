@@ -116,19 +116,24 @@ func redactPairs(s string, now time.Time) string {
 // fieldMasks are the masks a field name asks for when no finding covers the
 // value: an identifier field is masked even when its value fails the
 // validator, a name field masked as a name, a password field whole.
-func fieldMasks(h hints, s string, fs []Finding) []Finding {
+func fieldMasks(h hints, s string, fs []finding) []finding {
 	lo := len(s) - len(strings.TrimLeft(s, " \t\r\n"))
 	hi := len(strings.TrimRight(s, " \t\r\n"))
-	if lo >= hi || !h.any() {
+	if lo >= hi || !h.any() && !h.birth {
 		return nil
 	}
-	if slices.ContainsFunc(fs, func(f Finding) bool { return f.mask != nil && f.Start <= lo && f.End >= hi }) {
+	if slices.ContainsFunc(fs, func(f finding) bool { return f.mask != nil && f.Start <= lo && f.End >= hi }) {
 		return nil
 	}
 	whole := s[lo:hi]
-	var out []Finding
+	var out []finding
 	at := func(mask func(string) string) {
-		out = append(out, Finding{Class: "", Start: lo, End: hi, mask: mask})
+		out = append(out, finding{Class: "", Start: lo, End: hi, mask: mask})
+	}
+	if h.birth {
+		// A date of birth keeps its year: 1990-**-**.
+		at(func(v string) string { return maskDigits(v, 4, 0) })
+		return out
 	}
 	n := h.strength
 	switch {
@@ -156,17 +161,17 @@ func fieldMasks(h hints, s string, fs []Finding) []Finding {
 // longDigits masks, in the middle, the runs of nine or more digits that no
 // finding covers: an account number, a QQ number, an ID of a kind nobody
 // validated. UUIDs are left alone.
-func longDigits(s string, fs []Finding) []Finding {
+func longDigits(s string, fs []finding) []finding {
 	uuids := uuidRe.FindAllStringIndex(s, -1)
-	var out []Finding
+	var out []finding
 	for _, loc := range digitRun.FindAllStringIndex(s, -1) {
 		if loc[1]-loc[0] < 9 {
 			continue
 		}
 		inUUID := slices.ContainsFunc(uuids, func(u []int) bool { return u[0] <= loc[0] && u[1] >= loc[1] })
-		covered := slices.ContainsFunc(fs, func(f Finding) bool { return f.mask != nil && f.Start <= loc[0] && f.End >= loc[1] })
+		covered := slices.ContainsFunc(fs, func(f finding) bool { return f.mask != nil && f.Start <= loc[0] && f.End >= loc[1] })
 		if !inUUID && !covered {
-			out = append(out, Finding{Start: loc[0], End: loc[1], mask: maskDigitRun})
+			out = append(out, finding{Start: loc[0], End: loc[1], mask: maskDigitRun})
 		}
 	}
 	return out
@@ -175,12 +180,12 @@ func longDigits(s string, fs []Finding) []Finding {
 // applyMasks replaces the spans of the findings that have a mask, the
 // earliest and then the longest first, skipping spans that overlap one
 // already replaced.
-func applyMasks(s string, fs []Finding) string {
-	fs = slices.DeleteFunc(fs, func(f Finding) bool { return f.mask == nil || f.Start >= f.End })
+func applyMasks(s string, fs []finding) string {
+	fs = slices.DeleteFunc(fs, func(f finding) bool { return f.mask == nil || f.Start >= f.End })
 	if len(fs) == 0 {
 		return s
 	}
-	slices.SortStableFunc(fs, func(a, b Finding) int {
+	slices.SortStableFunc(fs, func(a, b finding) int {
 		if a.Start != b.Start {
 			return a.Start - b.Start
 		}

@@ -81,12 +81,12 @@ func isASCIILetterOrDigit(c byte) bool {
 
 // scalar finds the classes in one scalar value s of a field whose name
 // says h.
-func scalar(h hints, s string, now time.Time) []Finding {
+func scalar(h hints, s string, now time.Time) []finding {
 	if len(s) > maxScan {
 		s = s[:maxScan]
 	}
-	var fs []Finding
-	add := func(f Finding) { fs = append(fs, f) }
+	var fs []finding
+	add := func(f finding) { fs = append(fs, f) }
 
 	lo := len(s) - len(strings.TrimLeft(s, " \t\r\n"))
 	hi := len(strings.TrimRight(s, " \t\r\n"))
@@ -99,12 +99,12 @@ func scalar(h hints, s string, now time.Time) []Finding {
 	for _, loc := range emailRe.FindAllStringIndex(s, -1) {
 		// user:password@host in a connection string is not an address.
 		if !overlaps(fs, loc[0], loc[1]) {
-			add(Finding{Class: Email, Confidence: high, Start: loc[0], End: loc[1], mask: maskEmail})
+			add(finding{Class: Email, Confidence: high, Start: loc[0], End: loc[1], mask: maskEmail})
 		}
 	}
 	for _, loc := range ibanRe.FindAllStringIndex(s, -1) {
 		if validIBAN(s[loc[0]:loc[1]]) {
-			add(Finding{Class: IBAN, Confidence: certain, Start: loc[0], End: loc[1], mask: maskIBAN})
+			add(finding{Class: IBAN, Confidence: certain, Start: loc[0], End: loc[1], mask: maskIBAN})
 		}
 	}
 	fs = append(fs, numbers(h, s, now)...)
@@ -117,47 +117,47 @@ func scalar(h hints, s string, now time.Time) []Finding {
 		zh, minority := chineseName(whole)
 		switch {
 		case zh || latinName(whole):
-			add(Finding{Class: PersonName, Confidence: pick(n(PersonName), high, good), Start: lo, End: hi, mask: maskName})
+			add(finding{Class: PersonName, Confidence: pick(n(PersonName), high, good), Start: lo, End: hi, mask: maskName})
 		case minority || nameLike(whole):
-			add(Finding{Class: PersonName, Confidence: pick(n(PersonName), fair, weak), Start: lo, End: hi, mask: maskName})
+			add(finding{Class: PersonName, Confidence: pick(n(PersonName), fair, weak), Start: lo, End: hi, mask: maskName})
 		}
 	default:
 		if zh, _ := chineseName(whole); zh {
-			add(Finding{Class: PersonName, Confidence: weak, Start: lo, End: hi, mask: maskName})
+			add(finding{Class: PersonName, Confidence: weak, Start: lo, End: hi, mask: maskName})
 		}
 	}
 	if n(Address) > 0 {
 		switch addressShape(whole) {
 		case 2:
-			add(Finding{Class: Address, Confidence: pick(n(Address), high, good), Start: lo, End: hi, mask: maskAddress})
+			add(finding{Class: Address, Confidence: pick(n(Address), high, good), Start: lo, End: hi, mask: maskAddress})
 		case 1:
-			add(Finding{Class: Address, Confidence: pick(n(Address), good, fair), Start: lo, End: hi, mask: maskAddress})
+			add(finding{Class: Address, Confidence: pick(n(Address), good, fair), Start: lo, End: hi, mask: maskAddress})
 		default:
 			if n(Address) == Strong && utf8.RuneCountInString(whole) >= 4 && hasLetter(whole) {
-				add(Finding{Class: Address, Confidence: fair, Start: lo, End: hi, mask: maskAddress})
+				add(finding{Class: Address, Confidence: fair, Start: lo, End: hi, mask: maskAddress})
 			}
 		}
 	}
 	if n(Passport) > 0 && passportShape(whole) {
-		add(Finding{Class: Passport, Confidence: pick(n(Passport), high, fair), Start: lo, End: hi, mask: maskAlnum})
+		add(finding{Class: Passport, Confidence: pick(n(Passport), high, fair), Start: lo, End: hi, mask: maskAlnum})
 	}
 	if n(NationalID) > 0 && nationalIDShape(whole) {
-		add(Finding{Class: NationalID, Confidence: pick(n(NationalID), high, fair), Start: lo, End: hi, mask: maskAlnum})
+		add(finding{Class: NationalID, Confidence: pick(n(NationalID), high, fair), Start: lo, End: hi, mask: maskAlnum})
 	}
 	if n(Credential) > 0 && !coveredBy(fs, Credential, lo, hi) {
 		switch {
 		case n(Credential) == Strong:
-			add(Finding{Class: Credential, Confidence: high, Start: lo, End: hi, mask: maskSecret})
+			add(finding{Class: Credential, Confidence: high, Start: lo, End: hi, mask: maskSecret})
 		case hexDigest(whole) || tokenLike(whole):
-			add(Finding{Class: Credential, Confidence: good, Start: lo, End: hi, mask: maskSecret})
+			add(finding{Class: Credential, Confidence: good, Start: lo, End: hi, mask: maskSecret})
 		}
 	}
 	if n(SecretKey) > 0 && !coveredBy(fs, SecretKey, lo, hi) && (tokenLike(whole) || hexDigest(whole)) {
-		add(Finding{Class: SecretKey, Confidence: pick(n(SecretKey), good, fair), Start: lo, End: hi, mask: maskSecret})
+		add(finding{Class: SecretKey, Confidence: pick(n(SecretKey), good, fair), Start: lo, End: hi, mask: maskSecret})
 	}
 	if n(GeoLocation) > 0 && decimalRe.MatchString(whole) {
 		if v, err := strconv.ParseFloat(whole, 64); err == nil && v >= -180 && v <= 180 {
-			add(Finding{Class: GeoLocation, Confidence: pick(n(GeoLocation), high, fair), Start: lo, End: hi, mask: maskCoordinate})
+			add(finding{Class: GeoLocation, Confidence: pick(n(GeoLocation), high, fair), Start: lo, End: hi, mask: maskCoordinate})
 		}
 	}
 	for _, c := range []struct {
@@ -166,9 +166,9 @@ func scalar(h hints, s string, now time.Time) []Finding {
 	}{{CriminalRecord, criminalWords}, {MedicalRecord, medicalWords}} {
 		switch {
 		case n(c.class) > 0 && hasLetterOrDigit(whole):
-			add(Finding{Class: c.class, Confidence: pick(n(c.class), high, good), Start: lo, End: hi})
+			add(finding{Class: c.class, Confidence: pick(n(c.class), high, good), Start: lo, End: hi})
 		case !secretIn(fs) && containsAny(strings.ToLower(whole), c.words):
-			add(Finding{Class: c.class, Confidence: fair, Start: lo, End: hi})
+			add(finding{Class: c.class, Confidence: fair, Start: lo, End: hi})
 		}
 	}
 	fs = append(fs, network(h, s)...)
@@ -177,7 +177,7 @@ func scalar(h hints, s string, now time.Time) []Finding {
 		// An order number, a timestamp, a version: only what a validator
 		// is sure of counts. What was found is still masked.
 		// A dotted version is not an address: those findings go.
-		fs = slices.DeleteFunc(fs, func(f Finding) bool {
+		fs = slices.DeleteFunc(fs, func(f finding) bool {
 			return f.Confidence < high && (f.Class == IPAddress || f.Class == GeoLocation)
 		})
 		for i := range fs {
@@ -191,13 +191,13 @@ func scalar(h hints, s string, now time.Time) []Finding {
 
 // secretIn reports whether a key, token or hash was found: its characters
 // spell words by chance.
-func secretIn(fs []Finding) bool {
-	return slices.ContainsFunc(fs, func(f Finding) bool { return f.Class == Credential || f.Class == SecretKey })
+func secretIn(fs []finding) bool {
+	return slices.ContainsFunc(fs, func(f finding) bool { return f.Class == Credential || f.Class == SecretKey })
 }
 
 // overlaps reports whether a finding already covers part of [lo, hi).
-func overlaps(fs []Finding, lo, hi int) bool {
-	return slices.ContainsFunc(fs, func(f Finding) bool { return f.Start < hi && lo < f.End })
+func overlaps(fs []finding, lo, hi int) bool {
+	return slices.ContainsFunc(fs, func(f finding) bool { return f.Start < hi && lo < f.End })
 }
 
 // suppressed is the confidence of weak findings in a field whose name says
@@ -214,8 +214,8 @@ func pick(s Strength, strong, weakHint float64) float64 {
 
 // numbers finds resident ID numbers, payment cards, phone numbers and
 // social security numbers among the written numbers of s.
-func numbers(h hints, s string, now time.Time) []Finding {
-	var fs []Finding
+func numbers(h hints, s string, now time.Time) []finding {
+	var fs []finding
 	for _, loc := range numberRun.FindAllStringIndex(s, -1) {
 		start, end := loc[0], loc[1]
 		if letterAt(s, start-1) || letterAt(s, end) || ipv4Re.MatchString(s[start:end]) {
@@ -247,20 +247,20 @@ func numbers(h hints, s string, now time.Time) []Finding {
 			if h.strength(NationalID) > 0 {
 				c = high
 			}
-			fs = append(fs, Finding{Class: NationalID, Confidence: c, Start: loc[0], End: loc[1], mask: maskKeepLast4})
+			fs = append(fs, finding{Class: NationalID, Confidence: c, Start: loc[0], End: loc[1], mask: maskKeepLast4})
 		}
 	}
 	return fs
 }
 
 // number classifies the written number s[start:end].
-func number(h hints, s string, start, end int, now time.Time) (Finding, bool) {
+func number(h hints, s string, start, end int, now time.Time) (finding, bool) {
 	run := s[start:end]
 	digits := keepDigits(run)
 	formatted := len(digits) != len(run)
 	n := h.strength
-	at := func(class string, c float64, mask func(string) string) (Finding, bool) {
-		return Finding{Class: class, Confidence: c, Start: start, End: end, mask: mask}, true
+	at := func(class string, c float64, mask func(string) string) (finding, bool) {
+		return finding{Class: class, Confidence: c, Start: start, End: end, mask: mask}, true
 	}
 	// A resident ID: seventeen digits and a check character, possibly an X.
 	id := digits
@@ -274,7 +274,7 @@ func number(h hints, s string, start, end int, now time.Time) (Finding, bool) {
 		return at(CNResidentID, good, maskResidentID)
 	}
 	if strings.ContainsAny(id, "X") {
-		return Finding{}, false
+		return finding{}, false
 	}
 	if validCard(digits) {
 		switch {
@@ -286,7 +286,7 @@ func number(h hints, s string, start, end int, now time.Time) (Finding, bool) {
 		return at(PaymentCard, weak, maskCard)
 	}
 	if len(digits) < 7 || len(digits) > 15 {
-		return Finding{}, false
+		return finding{}, false
 	}
 	kind, num := parsePhone(strings.Trim(run, "()"))
 	hinted := n(Phone) > 0 || nearPhoneWord(s, start)
@@ -307,7 +307,7 @@ func number(h hints, s string, start, end int, now time.Time) (Finding, bool) {
 			return at(Phone, good, mask)
 		}
 	}
-	return Finding{}, false
+	return finding{}, false
 }
 
 // cardFormatted reports whether a card number is written in groups of four
@@ -335,11 +335,11 @@ func validSSN(s string) bool {
 // addresses finds Chinese postal addresses in values whose field name says
 // nothing: a province, then at least two of the divisions, streets and
 // numbers of an address.
-func addresses(h hints, s string) []Finding {
+func addresses(h hints, s string) []finding {
 	if h.strength(Address) > 0 {
 		return nil
 	}
-	var fs []Finding
+	var fs []finding
 	for i := 0; i < len(s); {
 		p, ok := province(s[i:])
 		if !ok {
@@ -362,7 +362,7 @@ func addresses(h hints, s string) []Finding {
 			if h.negative {
 				c = fair
 			}
-			fs = append(fs, Finding{Class: Address, Confidence: c, Start: i, End: end, mask: maskAddress})
+			fs = append(fs, finding{Class: Address, Confidence: c, Start: i, End: end, mask: maskAddress})
 		}
 		i = end
 	}
@@ -370,15 +370,15 @@ func addresses(h hints, s string) []Finding {
 }
 
 // network finds IP addresses and coordinates.
-func network(h hints, s string) []Finding {
-	var fs []Finding
+func network(h hints, s string) []finding {
+	var fs []finding
 	ipConf := fair
 	if h.strength(IPAddress) > 0 {
 		ipConf = high
 	}
 	for _, loc := range ipv4Re.FindAllStringIndex(s, -1) {
 		if a, err := netip.ParseAddr(s[loc[0]:loc[1]]); err == nil && a.Is4() && !dottedAround(s, loc[0], loc[1]) {
-			fs = append(fs, Finding{Class: IPAddress, Confidence: ipConf, Start: loc[0], End: loc[1], mask: maskIP})
+			fs = append(fs, finding{Class: IPAddress, Confidence: ipConf, Start: loc[0], End: loc[1], mask: maskIP})
 		}
 	}
 	for _, loc := range ipv6Re.FindAllStringIndex(s, -1) {
@@ -387,7 +387,7 @@ func network(h hints, s string) []Finding {
 			continue
 		}
 		if a, err := netip.ParseAddr(c); err == nil && a.Is6() {
-			fs = append(fs, Finding{Class: IPAddress, Confidence: ipConf, Start: loc[0], End: loc[1], mask: maskIP})
+			fs = append(fs, finding{Class: IPAddress, Confidence: ipConf, Start: loc[0], End: loc[1], mask: maskIP})
 		}
 	}
 	geoConf := fair
@@ -398,11 +398,11 @@ func network(h hints, s string) []Finding {
 		lat, _ := strconv.ParseFloat(s[m[2]:m[3]], 64)
 		lon, _ := strconv.ParseFloat(s[m[4]:m[5]], 64)
 		if lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180 {
-			fs = append(fs, Finding{Class: GeoLocation, Confidence: geoConf, Start: m[0], End: m[1], mask: maskCoordinate})
+			fs = append(fs, finding{Class: GeoLocation, Confidence: geoConf, Start: m[0], End: m[1], mask: maskCoordinate})
 		}
 	}
 	for _, loc := range wktPoint.FindAllStringIndex(s, -1) {
-		fs = append(fs, Finding{Class: GeoLocation, Confidence: max(geoConf, good), Start: loc[0], End: loc[1], mask: maskCoordinate})
+		fs = append(fs, finding{Class: GeoLocation, Confidence: max(geoConf, good), Start: loc[0], End: loc[1], mask: maskCoordinate})
 	}
 	return fs
 }
@@ -415,8 +415,8 @@ func dottedAround(s string, start, end int) bool {
 
 // secrets finds keys, tokens, password hashes and connection-string
 // passwords anywhere in s.
-func secrets(s string) []Finding {
-	var fs []Finding
+func secrets(s string) []finding {
+	var fs []finding
 	for _, p := range secretPatterns {
 		for _, loc := range p.re.FindAllStringIndex(s, -1) {
 			m := s[loc[0]:loc[1]]
@@ -424,21 +424,21 @@ func secrets(s string) []Finding {
 				continue
 			}
 			keep := p.keep(m)
-			fs = append(fs, Finding{Class: p.class, Confidence: certain, Start: loc[0], End: loc[1],
+			fs = append(fs, finding{Class: p.class, Confidence: certain, Start: loc[0], End: loc[1],
 				mask: func(v string) string { return v[:min(keep, len(v))] + secretMask }})
 		}
 	}
 	for _, re := range []*regexp.Regexp{urlPassword, kvPassword} {
 		for _, m := range re.FindAllStringSubmatchIndex(s, -1) {
-			fs = append(fs, Finding{Class: Credential, Confidence: high, Start: m[2], End: m[3], mask: maskSecret})
+			fs = append(fs, finding{Class: Credential, Confidence: high, Start: m[2], End: m[3], mask: maskSecret})
 		}
 	}
 	return fs
 }
 
 // coveredBy reports whether a finding of class already covers [lo, hi).
-func coveredBy(fs []Finding, class string, lo, hi int) bool {
-	return slices.ContainsFunc(fs, func(f Finding) bool { return f.Class == class && f.Start <= lo && f.End >= hi })
+func coveredBy(fs []finding, class string, lo, hi int) bool {
+	return slices.ContainsFunc(fs, func(f finding) bool { return f.Class == class && f.Start <= lo && f.End >= hi })
 }
 
 func passportShape(s string) bool {

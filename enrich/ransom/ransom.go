@@ -255,10 +255,12 @@ func OnlyRansom(e *ajar.Exposure) bool {
 	return true
 }
 
-// Empty reports whether e holds no records outside system datasets.
+// Empty reports whether e is known to hold no records outside system
+// datasets. A nil dataset list is unknown (a probe that failed half-way),
+// not empty.
 func Empty(e *ajar.Exposure) bool {
-	if e == nil {
-		return true
+	if e == nil || e.Datasets == nil {
+		return false
 	}
 	for _, d := range e.Datasets {
 		if !d.System && d.Records > 0 {
@@ -273,7 +275,7 @@ func Empty(e *ajar.Exposure) bool {
 // held data (or was already wiped) and now holds only ransom notes, or
 // nothing at all.
 func Wiped(prev ajar.Status, prevExp, cur *ajar.Exposure) bool {
-	held := prev == ajar.StatusExposed && prevExp != nil && !Empty(prevExp) && !OnlyRansom(prevExp)
+	held := prev == ajar.StatusExposed && prevExp != nil && prevExp.Records > 0 && !OnlyRansom(prevExp)
 	if !held && prev != ajar.StatusWiped {
 		return false
 	}

@@ -124,6 +124,7 @@ func TestWiped(t *testing.T) {
 		{"wiped, then data again", ajar.StatusWiped, noted, data, false},
 		{"open before", ajar.StatusOpen, nil, empty, false},
 		{"no exposure now", ajar.StatusExposed, data, nil, false},
+		{"datasets unknown now", ajar.StatusExposed, data, &ajar.Exposure{}, false},
 	} {
 		if got := Wiped(tc.prev, tc.prevE, tc.ce); got != tc.want {
 			t.Errorf("%s: Wiped = %v, want %v", tc.name, got, tc.want)

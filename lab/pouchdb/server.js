@@ -14,8 +14,6 @@
 
 const fs = require('fs');
 const http = require('http');
-const os = require('os');
-const path = require('path');
 const express = require('express');
 const PouchDB = require('pouchdb-core')
   .plugin(require('pouchdb-adapter-memory'))
@@ -65,8 +63,8 @@ async function main() {
   const args = parseArgs(process.argv);
   const seed = JSON.parse(fs.readFileSync(args.seed, 'utf8'));
   const MemPouch = PouchDB.defaults({ adapter: 'memory' });
-  const logPath = path.join(os.tmpdir(), `ajar-pouchdb-${process.pid}.log`);
-  const pouch = require('express-pouchdb')(MemPouch, { inMemoryConfig: true, logPath: logPath });
+  // The server's own log is not kept: the lab has nothing to debug in it.
+  const pouch = require('express-pouchdb')(MemPouch, { inMemoryConfig: true, logPath: '/dev/null' });
 
   for (const d of seed.databases) {
     const db = new MemPouch(d.name);

@@ -3,7 +3,15 @@
 package all
 
 import (
-	_ "github.com/ajar-scan/ajar/probe/mysql"    // MySQL and MariaDB
-	_ "github.com/ajar-scan/ajar/probe/postgres" // PostgreSQL
-	_ "github.com/ajar-scan/ajar/probe/redis"    // Redis
+	_ "github.com/ajar-scan/ajar/probe/clickhouse"    // ClickHouse, HTTP interface and native protocol
+	_ "github.com/ajar-scan/ajar/probe/couchdb"       // CouchDB and express-pouchdb
+	_ "github.com/ajar-scan/ajar/probe/elasticsearch" // Elasticsearch and OpenSearch
+	_ "github.com/ajar-scan/ajar/probe/kibana"        // Kibana and OpenSearch Dashboards
+	_ "github.com/ajar-scan/ajar/probe/mqtt"          // MQTT brokers
+	_ "github.com/ajar-scan/ajar/probe/mysql"         // MySQL and MariaDB
+	_ "github.com/ajar-scan/ajar/probe/nats"          // NATS and JetStream
+	_ "github.com/ajar-scan/ajar/probe/postgres"      // PostgreSQL
+	_ "github.com/ajar-scan/ajar/probe/rabbitmq"      // RabbitMQ: AMQP and the management API
+	_ "github.com/ajar-scan/ajar/probe/redis"         // Redis
+	_ "github.com/ajar-scan/ajar/probe/solr"          // Apache Solr
 )

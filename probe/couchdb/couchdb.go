@@ -47,7 +47,6 @@ const (
 	// maxSampled is the most databases sampled.
 	maxSampled  = 32
 	evidenceMax = 512
-	detailMax   = 256
 	allDbs      = "/_all_dbs"
 )
 

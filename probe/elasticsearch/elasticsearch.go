@@ -51,8 +51,6 @@ const (
 	maxSampled = 32
 	// evidenceMax bounds the excerpt kept as evidence.
 	evidenceMax = 512
-	// detailMax bounds a server message kept as detail.
-	detailMax = 256
 )
 
 // Requests, also used as evidence.

@@ -214,7 +214,7 @@ func TestHostileServers(t *testing.T) {
 			if res == nil || res.Status != ajar.StatusOpen || res.Exposure != nil {
 				t.Errorf("result %+v, want open and no exposure", res)
 			}
-			if got := after.TotalAlloc - before.TotalAlloc; got > 8<<20 {
+			if got := after.TotalAlloc - before.TotalAlloc; got > 16<<20 {
 				t.Errorf("allocated %d bytes", got)
 			}
 		})

@@ -189,12 +189,17 @@ func sampleDoc(key string, value []byte) (doc map[string]string, fields []string
 	doc = map[string]string{"_key": key}
 	var obj map[string]any
 	if json.Unmarshal(value, &obj) == nil && obj != nil {
-		for name, v := range obj {
-			if len(doc) > maxSampleFields {
+		names := make([]string, 0, len(obj))
+		for name := range obj {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			if len(fields) >= maxSampleFields {
 				break
 			}
 			var s string
-			switch v := v.(type) {
+			switch v := obj[name].(type) {
 			case string:
 				s = v
 			case float64:
@@ -210,7 +215,6 @@ func sampleDoc(key string, value []byte) (doc map[string]string, fields []string
 			doc[name] = clip(s, maxSampleValue)
 			fields = append(fields, name)
 		}
-		slices.Sort(fields)
 		return doc, fields
 	}
 	doc["value"] = clip(string(value), maxSampleValue)

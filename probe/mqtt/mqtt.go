@@ -96,6 +96,9 @@ func (*Prober) Probe(ctx context.Context, t *probe.Target) (*probe.Result, error
 	if err != nil {
 		return open, fmt.Errorf("read CONNACK: %w", ctxErr(ctx, err))
 	}
+	if h.Type != typeConnack {
+		return open, fmt.Errorf("read CONNACK: packet type %d: %w", h.Type, ErrProtocol)
+	}
 	body, err := readBody(rd, h, maxControl)
 	if err != nil {
 		return open, fmt.Errorf("read CONNACK: %w", ctxErr(ctx, err))
@@ -119,6 +122,7 @@ func (*Prober) Probe(ctx context.Context, t *probe.Target) (*probe.Result, error
 		return open, fmt.Errorf("write SUBSCRIBE: %w", ctxErr(ctx, err))
 	}
 	l := newListener(t.Options)
+	scratch := make([]byte, keepPayload)
 	granted := false
 	deadline := time.Now().Add(listenFor)
 	if dl, ok := ctx.Deadline(); ok && dl.Add(-100*time.Millisecond).Before(deadline) {
@@ -140,14 +144,17 @@ func (*Prober) Probe(ctx context.Context, t *probe.Target) (*probe.Result, error
 		_ = nc.SetReadDeadline(time.Now().Add(wait))
 		h, err := readHeader(rd)
 		if err != nil {
-			if isTimeout(err) && granted && ctx.Err() == nil {
+			if isTimeout(err) && ctx.Err() == nil {
+				if !granted {
+					return open, fmt.Errorf("no SUBACK within the time allowed: %w", context.DeadlineExceeded)
+				}
 				break // quiet, or the listening time is over
 			}
 			return l.finish(res), fmt.Errorf("read after SUBSCRIBE: %w", ctxErr(ctx, err))
 		}
 		switch h.Type {
 		case typePublish:
-			p, err := readPublish(rd, h, keepPayload)
+			p, err := readPublish(rd, h, scratch)
 			if err != nil {
 				return l.finish(res), fmt.Errorf("read PUBLISH: %w", ctxErr(ctx, err))
 			}
@@ -176,7 +183,7 @@ func (*Prober) Probe(ctx context.Context, t *probe.Target) (*probe.Result, error
 		}
 	}
 	if !granted {
-		return open, fmt.Errorf("no SUBACK within %v: %w", listenFor, context.DeadlineExceeded)
+		return open, fmt.Errorf("no SUBACK within the time allowed: %w", context.DeadlineExceeded)
 	}
 	return l.finish(res), nil
 }
@@ -234,6 +241,7 @@ func (l *listener) add(p publish) {
 		return
 	}
 	if len(g.samples) < l.opts.Samples {
+		// The payload is the reader's scratch buffer: sampleDoc copies.
 		doc, fields := sampleDoc(p.Topic, p.Payload)
 		g.samples = append(g.samples, ajar.Sample{Dataset: name, Doc: doc})
 		for _, f := range fields {

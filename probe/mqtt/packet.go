@@ -172,9 +172,9 @@ type publish struct {
 }
 
 // readPublish reads the rest of a PUBLISH whose fixed header is h. It keeps
-// at most keep bytes of the payload and reads past the rest, so that a large
-// retained message costs time, not memory.
-func readPublish(r *bufio.Reader, h header, keep int) (publish, error) {
+// the start of the payload in scratch (valid until the next call) and reads
+// past the rest, so that a large retained message costs time, not memory.
+func readPublish(r *bufio.Reader, h header, scratch []byte) (publish, error) {
 	p := publish{Retain: h.Flags&0x01 != 0, QoS: (h.Flags >> 1) & 0x03}
 	if p.QoS == 3 {
 		return p, fmt.Errorf("PUBLISH with QoS 3: %w", ErrProtocol)
@@ -194,7 +194,10 @@ func readPublish(r *bufio.Reader, h header, keep int) (publish, error) {
 	if left < 0 {
 		return p, fmt.Errorf("PUBLISH topic of %d bytes in a packet of %d: %w", tl, h.Length, ErrProtocol)
 	}
-	topic := make([]byte, tl)
+	if tl > len(scratch) {
+		return p, fmt.Errorf("PUBLISH topic of %d bytes: %w", tl, ErrTooLarge)
+	}
+	topic := scratch[:tl]
 	if _, err := io.ReadFull(r, topic); err != nil {
 		return p, noEOF(err)
 	}
@@ -208,8 +211,8 @@ func readPublish(r *bufio.Reader, h header, keep int) (publish, error) {
 		}
 	}
 	p.Size = left
-	n := min(left, keep)
-	p.Payload = make([]byte, n)
+	n := min(left, len(scratch))
+	p.Payload = scratch[:n]
 	if _, err := io.ReadFull(r, p.Payload); err != nil {
 		return p, noEOF(err)
 	}

@@ -287,3 +287,11 @@ func FuzzAuthRequested(f *testing.F) {
 		}
 	})
 }
+
+func TestSampleQuery(t *testing.T) {
+	got := sampleQuery("pub\"lic", "t", []string{"id", "na\"me"}, 5)
+	want := `SELECT left(("id")::text, 1024), left(("na""me")::text, 1024) FROM "pub""lic"."t" LIMIT 5`
+	if got != want {
+		t.Errorf("sampleQuery = %s\nwant %s", got, want)
+	}
+}

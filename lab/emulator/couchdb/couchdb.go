@@ -41,7 +41,7 @@ type Server struct {
 // New returns a CouchDB at version (2.x or 3.x) in variant.
 func New(version, variant string, log *slog.Logger) (*Server, error) {
 	if !strings.HasPrefix(version, "2.") && !strings.HasPrefix(version, "3.") {
-		return nil, fmt.Errorf("CouchDB %q is not emulated (2.x, 3.x)", version)
+		return nil, fmt.Errorf("couchdb version %q is not emulated (2.x, 3.x)", version)
 	}
 	switch variant {
 	case AdminParty, Open, Secured:

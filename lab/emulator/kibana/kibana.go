@@ -48,7 +48,7 @@ type Server struct {
 func New(version, variant string, es http.Handler, log *slog.Logger) (*Server, error) {
 	major, err := strconv.Atoi(strings.SplitN(version, ".", 2)[0])
 	if err != nil || builds[major].number == 0 {
-		return nil, fmt.Errorf("Kibana %q is not emulated (7.x, 8.x)", version)
+		return nil, fmt.Errorf("kibana version %q is not emulated (7.x, 8.x)", version)
 	}
 	if variant != Open && variant != Secured {
 		return nil, fmt.Errorf("variant %q: want open or secured", variant)

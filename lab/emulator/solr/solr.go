@@ -32,7 +32,7 @@ type Server struct {
 // New returns a Solr at version (9.x) in variant.
 func New(version, variant string, log *slog.Logger) (*Server, error) {
 	if !strings.HasPrefix(version, "9.") {
-		return nil, fmt.Errorf("Solr %q is not emulated (9.x)", version)
+		return nil, fmt.Errorf("solr version %q is not emulated (9.x)", version)
 	}
 	if variant != Open && variant != Secured {
 		return nil, fmt.Errorf("variant %q: want open or secured", variant)
