@@ -122,8 +122,8 @@ func config(st ajar.Store, target ajar.Target, clk *stepClock, emit func(*ajar.E
 
 func TestTimeline(t *testing.T) {
 	ctx := context.Background()
-	const addr = "127.0.10.12:6379"
-	target := ajar.Target{Addr: netip.MustParseAddr("127.0.10.12"), Port: 6379}
+	const addr = "127.0.20.112:6379"
+	target := ajar.Target{Addr: netip.MustParseAddr("127.0.20.112"), Port: 6379}
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ajar.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +183,7 @@ func TestTimeline(t *testing.T) {
 	// A scan of a space that does not cover the port closes nothing.
 	clk.set(t2.Add(time.Hour))
 	cfg := config(st, target, clk, nil)
-	other := ajar.Target{Addr: netip.MustParseAddr("127.0.10.13"), Port: 6379}
+	other := ajar.Target{Addr: netip.MustParseAddr("127.0.20.113"), Port: 6379}
 	cfg.Targets, cfg.Covers = one(other), func(x ajar.Target) bool { return x == other }
 	if _, err := Run(ctx, cfg); err != nil {
 		t.Fatal(err)

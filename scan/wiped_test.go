@@ -16,8 +16,8 @@ import (
 // reported wiped, with the note, and stays wiped while nothing changes.
 func TestWiped(t *testing.T) {
 	ctx := context.Background()
-	const addr = "127.0.10.16:6379"
-	target := ajar.Target{Addr: netip.MustParseAddr("127.0.10.16"), Port: 6379}
+	const addr = "127.0.20.116:6379"
+	target := ajar.Target{Addr: netip.MustParseAddr("127.0.20.116"), Port: 6379}
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ajar.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -65,11 +65,13 @@ func main() {
 	r.printf("# Breach range store benchmarks\n\n")
 	r.printf("Machine: %d cores (%s), %s, Go %s. Synthetic Chinese mobile numbers (CSV, 90%% bare, 10%% `+86 1xx-xxxx-xxxx`), region CN.\n\n",
 		runtime.NumCPU(), cpuModel(), memTotal(), runtime.Version())
+	r.printf("Load average at the start (the machine is shared): %s.\n\n", loadAvg())
 	if *big > 0 {
 		runBig(r, dir, *big)
 	} else {
 		runAll(r, dir, *n, *privateN, *pgURL, *httpDur, *lookups)
 	}
+	r.printf("Load average at the end: %s.\n", loadAvg())
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(r.String()), 0o644); err != nil {
 			fail(err)
@@ -538,6 +540,15 @@ func fileKeys(file string) ([]breach.Key, error) {
 	}
 	slices.SortFunc(keys, func(a, b breach.Key) int { return strings.Compare(string(a[:]), string(b[:])) })
 	return slices.Compact(keys), sc.Err()
+}
+
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func cpuModel() string {

@@ -20,6 +20,7 @@ import (
 	"github.com/ajar-scan/ajar/breach/leakfile"
 	"github.com/ajar-scan/ajar/breach/leakgen"
 	"github.com/ajar-scan/ajar/breach/rangedb"
+	"github.com/ajar-scan/ajar/breach/service"
 	"github.com/ajar-scan/ajar/breach/web"
 	"github.com/ajar-scan/ajar/lab/fake"
 )
@@ -111,11 +112,7 @@ func TestBrowserCheck(t *testing.T) {
 	}
 	defer db.Close()
 	var log requestLog
-	mux := http.NewServeMux()
-	mux.Handle("/api/", api.New(db, api.Options{}))
-	mux.Handle("/breach", web.New())
-	mux.Handle("/breach/", web.New())
-	srv := httptest.NewServer(log.wrap(mux))
+	srv := httptest.NewServer(log.wrap(service.New(db, api.Options{})))
 	defer srv.Close()
 
 	opts := []chromedp.ExecAllocatorOption{

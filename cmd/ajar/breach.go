@@ -24,7 +24,7 @@ import (
 	"github.com/ajar-scan/ajar/breach/leakfile"
 	"github.com/ajar-scan/ajar/breach/query"
 	"github.com/ajar-scan/ajar/breach/rangedb"
-	"github.com/ajar-scan/ajar/breach/web"
+	"github.com/ajar-scan/ajar/breach/service"
 )
 
 func (a *app) breachCommand() *cobra.Command {
@@ -407,10 +407,7 @@ func (a *app) runBreachServe(ctx context.Context, dir, listen string, o api.Opti
 	}
 	defer db.Close()
 	o.Logger = slog.New(slog.NewTextHandler(a.stderr, nil))
-	mux := http.NewServeMux()
-	mux.Handle("/api/", api.New(db, o))
-	mux.Handle("/breach", web.New())
-	mux.Handle("/breach/", web.New())
+	mux := service.New(db, o)
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return usagef("listen on %s: %v", listen, err)
