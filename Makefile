@@ -6,7 +6,7 @@ DEMO_DB ?= $(CURDIR)/.demo/ajar.db
 LAB_TARGETS := 127.0.10.10-127.0.10.31
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help build demo test lab-up lab-down lab-status vet lint unit fmt-check
+.PHONY: help build demo test test-deps lab-up lab-down lab-status vet lint unit fmt-check bench-discover bench-identify bench-serve bench-breach bench-cluster
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -41,7 +41,29 @@ vet:
 lint: ## staticcheck (built from the Go module proxy)
 	$(GO) run $(STATICCHECK) ./...
 
-unit:
-	$(GO) test -race -count=1 -timeout 20m ./...
+test-deps: ## install what the tests need beside the lab: headless Chromium, nats-server
+	@need=(); command -v chromium >/dev/null || need+=(chromium); command -v nats-server >/dev/null || need+=(nats-server); \
+	if (($${#need[@]})); then \
+		[ -e /usr/sbin/policy-rc.d ] || printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$${need[@]}"; \
+	fi
 
-test: lab-up fmt-check vet lint unit ## install and start what the tests need, then vet, lint and run every test (fuzz seeds included)
+unit:
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+test: test-deps lab-up fmt-check vet lint unit ## install and start what the tests need, then vet, lint and run every test (fuzz seeds included)
+
+bench-discover: build ## discovery speed against nmap on loopback (root; see BENCHMARKS.md)
+	bash bench/discover.sh
+
+bench-identify: build lab-up ## identification against nmap -sV on the lab
+	bash bench/identify/run.sh
+
+bench-serve: ## search API latency on 1 000 000 synthetic exposures
+	$(GO) run ./bench/serve
+
+bench-breach: ## breach import and range lookups, against a PostgreSQL table
+	$(GO) run ./bench/breach
+
+bench-cluster: build lab-up ## cluster throughput with 1, 2 and 4 workers (NATS 127.0.0.1:4222, PostgreSQL 127.0.0.1:5432)
+	$(GO) run ./bench/cluster -ajar $(BIN)
