@@ -68,7 +68,7 @@ func (c *tapConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-func run(t *testing.T, addr string, http bool, timeout time.Duration) (*probe.Result, error, *tapDialer) {
+func run(t *testing.T, addr string, http bool, timeout time.Duration) (*probe.Result, *tapDialer, error) {
 	t.Helper()
 	at, err := ajar.ParseAddrPort(addr)
 	if err != nil {
@@ -86,7 +86,7 @@ func run(t *testing.T, addr string, http bool, timeout time.Duration) (*probe.Re
 		t.Fatal(`no prober registered as "clickhouse"`)
 	}
 	res, err := p.Probe(ctx, tg)
-	return res, err, d
+	return res, d, err
 }
 
 func TestRegistration(t *testing.T) {
@@ -101,7 +101,7 @@ func TestRegistration(t *testing.T) {
 
 func TestProbeOpenHTTP(t *testing.T) {
 	lab.Require(t, lab.ClickHouseOpenHTTP)
-	res, err, d := run(t, lab.ClickHouseOpenHTTP, true, 10*time.Second)
+	res, d, err := run(t, lab.ClickHouseOpenHTTP, true, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -180,7 +180,7 @@ func checkReadOnly(t *testing.T, d *tapDialer) {
 
 func TestProbeSecuredHTTP(t *testing.T) {
 	lab.Require(t, lab.ClickHouseSecuredHTTP)
-	res, err, _ := run(t, lab.ClickHouseSecuredHTTP, true, 10*time.Second)
+	res, _, err := run(t, lab.ClickHouseSecuredHTTP, true, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -191,7 +191,7 @@ func TestProbeSecuredHTTP(t *testing.T) {
 
 func TestProbeNative(t *testing.T) {
 	lab.Require(t, lab.ClickHouseOpenNative, lab.ClickHouseSecuredNative)
-	res, err, d := run(t, lab.ClickHouseOpenNative, false, 10*time.Second)
+	res, d, err := run(t, lab.ClickHouseOpenNative, false, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -203,11 +203,11 @@ func TestProbeNative(t *testing.T) {
 	}
 	// Identification may hand the native port over as HTTP: it answers
 	// HTTP with a pointer to the HTTP port, and the probe speaks native.
-	res, err, _ = run(t, lab.ClickHouseOpenNative, true, 10*time.Second)
+	res, _, err = run(t, lab.ClickHouseOpenNative, true, 10*time.Second)
 	if err != nil || res.Status != ajar.StatusExposed || res.Version != "18.16" {
 		t.Fatalf("open, as HTTP: %+v, %v; want exposed over the native protocol", res, err)
 	}
-	res, err, _ = run(t, lab.ClickHouseSecuredNative, false, 10*time.Second)
+	res, _, err = run(t, lab.ClickHouseSecuredNative, false, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -243,7 +243,7 @@ func TestOnlyTarget(t *testing.T) {
 	}), ReadHeaderTimeout: time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
-	res, err, d := run(t, ln.Addr().String(), true, 3*time.Second)
+	res, d, err := run(t, ln.Addr().String(), true, 3*time.Second)
 	if !errors.Is(err, httpc.ErrRedirect) || res == nil || res.Status != ajar.StatusOpen {
 		t.Errorf("Probe = %+v, %v; want open and a refused redirect", res, err)
 	}
@@ -324,7 +324,7 @@ func TestHostileServers(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			start := time.Now()
-			res, err, _ := run(t, addr, tt.http, deadline)
+			res, _, err := run(t, addr, tt.http, deadline)
 			took := time.Since(start)
 			runtime.ReadMemStats(&after)
 			if took > deadline+500*time.Millisecond {

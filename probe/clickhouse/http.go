@@ -28,11 +28,6 @@ func storesRows(engine string) bool {
 		slices.Contains([]string{"Log", "TinyLog", "StripeLog", "Memory", "Set", "Join"}, engine)
 }
 
-// systemDB reports whether a database is the server's own catalogue.
-func systemDB(db string) bool {
-	return db == "system" || strings.EqualFold(db, "information_schema")
-}
-
 // httpClient runs queries as the default user without a password: the
 // server takes a request without credentials as user default.
 type httpClient struct {

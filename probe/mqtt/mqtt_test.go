@@ -78,7 +78,7 @@ func (d *tapDialer) packets(t *testing.T) []header {
 	}
 }
 
-func run(t *testing.T, addr string, timeout time.Duration) (*probe.Result, error, *tapDialer) {
+func run(t *testing.T, addr string, timeout time.Duration) (*probe.Result, *tapDialer, error) {
 	t.Helper()
 	at, err := ajar.ParseAddrPort(addr)
 	if err != nil {
@@ -93,7 +93,7 @@ func run(t *testing.T, addr string, timeout time.Duration) (*probe.Result, error
 		t.Fatal(`no prober registered as "mqtt"`)
 	}
 	res, err := p.Probe(ctx, tg)
-	return res, err, d
+	return res, d, err
 }
 
 func TestRegistration(t *testing.T) {
@@ -120,7 +120,7 @@ func seeded() (records, bytes map[string]int64) {
 func TestProbeOpen(t *testing.T) {
 	lab.Require(t, lab.MosquittoOpen)
 	start := time.Now()
-	res, err, d := run(t, lab.MosquittoOpen, 10*time.Second)
+	res, d, err := run(t, lab.MosquittoOpen, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -187,7 +187,7 @@ func TestProbeOpen(t *testing.T) {
 
 func TestProbeSecured(t *testing.T) {
 	lab.Require(t, lab.MosquittoSecured)
-	res, err, _ := run(t, lab.MosquittoSecured, 10*time.Second)
+	res, _, err := run(t, lab.MosquittoSecured, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -283,7 +283,7 @@ func TestHostileServers(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			start := time.Now()
-			res, err, _ := run(t, addr, deadline)
+			res, _, err := run(t, addr, deadline)
 			took := time.Since(start)
 			runtime.ReadMemStats(&after)
 			if took > deadline+500*time.Millisecond {

@@ -59,7 +59,7 @@ func (c *tapConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-func run(t *testing.T, addr string, timeout time.Duration) (*probe.Result, error, *tapDialer) {
+func run(t *testing.T, addr string, timeout time.Duration) (*probe.Result, *tapDialer, error) {
 	t.Helper()
 	at, err := ajar.ParseAddrPort(addr)
 	if err != nil {
@@ -74,7 +74,7 @@ func run(t *testing.T, addr string, timeout time.Duration) (*probe.Result, error
 		t.Fatal(`no prober registered as "nats"`)
 	}
 	res, err := p.Probe(ctx, tg)
-	return res, err, d
+	return res, d, err
 }
 
 func TestRegistration(t *testing.T) {
@@ -89,7 +89,7 @@ func TestRegistration(t *testing.T) {
 
 func TestProbeOpen(t *testing.T) {
 	lab.Require(t, lab.NATSOpen)
-	res, err, d := run(t, lab.NATSOpen, 10*time.Second)
+	res, d, err := run(t, lab.NATSOpen, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -187,7 +187,7 @@ func checkReadOnly(t *testing.T, d *tapDialer) {
 
 func TestProbeSecured(t *testing.T) {
 	lab.Require(t, lab.NATSSecured)
-	res, err, d := run(t, lab.NATSSecured, 10*time.Second)
+	res, d, err := run(t, lab.NATSSecured, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -281,7 +281,7 @@ func TestOnlyTarget(t *testing.T) {
 		talk:     ponger(`INFO {` + urls + `}` + "\r\nMSG orders.created 1 5\r\nhello\r\n"),
 	}
 	addr := srv.serve(t, "127.0.20.30:0")
-	res, err, d := run(t, addr, 3*time.Second)
+	res, d, err := run(t, addr, 3*time.Second)
 	if err != nil || res.Status != ajar.StatusExposed {
 		t.Fatalf("Probe = %+v, %v; want exposed", res, err)
 	}
@@ -335,7 +335,7 @@ func TestHostileServers(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			start := time.Now()
-			res, err, _ := run(t, addr, deadline)
+			res, _, err := run(t, addr, deadline)
 			took := time.Since(start)
 			runtime.ReadMemStats(&after)
 			if took > deadline+500*time.Millisecond {

@@ -7,8 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ajar-scan/ajar"
@@ -120,7 +122,7 @@ func probeAMQP(ctx context.Context, t *probe.Target) (*probe.Result, error) {
 	}
 	f, err = readFrame(rd)
 	if err != nil {
-		if errors.Is(err, ErrProtocol) || ctx.Err() != nil {
+		if !closed(err) || ctx.Err() != nil {
 			return res, fmt.Errorf("read the answer to the login: %w", ctxErr(ctx, err))
 		}
 		// A server that predates authentication_failure_close ends the
@@ -159,6 +161,12 @@ func probeAMQP(ctx context.Context, t *probe.Target) (*probe.Result, error) {
 		return res, nil
 	}
 	return res, fmt.Errorf("method %d.%d after the login: %w", class, method, ErrProtocol)
+}
+
+// closed reports whether the server ended the connection (EOF or reset),
+// as opposed to a timeout or garbage.
+func closed(err error) bool {
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // ctxErr adds the context's error to a network error it caused, so that

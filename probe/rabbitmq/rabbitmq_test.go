@@ -64,7 +64,7 @@ func (c *tapConn) Write(p []byte) (int, error) {
 
 // run probes addr as identification would hand it over: protocol "amqp",
 // or "rabbitmq-management" over HTTP.
-func run(t *testing.T, addr, protocol string, creds bool, timeout time.Duration) (*probe.Result, error, *tapDialer) {
+func run(t *testing.T, addr, protocol string, creds bool, timeout time.Duration) (*probe.Result, *tapDialer, error) {
 	t.Helper()
 	at, err := ajar.ParseAddrPort(addr)
 	if err != nil {
@@ -84,7 +84,7 @@ func run(t *testing.T, addr, protocol string, creds bool, timeout time.Duration)
 		t.Fatal(`no prober registered as "rabbitmq"`)
 	}
 	res, err := p.Probe(ctx, tg)
-	return res, err, d
+	return res, d, err
 }
 
 func TestRegistration(t *testing.T) {
@@ -115,7 +115,7 @@ func TestAMQP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err, d := run(t, tt.addr, "amqp", tt.creds, 10*time.Second)
+			res, d, err := run(t, tt.addr, "amqp", tt.creds, 10*time.Second)
 			if err != nil {
 				t.Fatalf("Probe: %v", err)
 			}
@@ -150,7 +150,7 @@ func TestAMQP(t *testing.T) {
 func TestManagement(t *testing.T) {
 	lab.Require(t, lab.RabbitMQOpenMgmt, lab.RabbitMQSecuredMgmt)
 	t.Run("open with default credentials", func(t *testing.T) {
-		res, err, d := run(t, lab.RabbitMQOpenMgmt, "rabbitmq-management", true, 10*time.Second)
+		res, d, err := run(t, lab.RabbitMQOpenMgmt, "rabbitmq-management", true, 10*time.Second)
 		if err != nil {
 			t.Fatalf("Probe: %v", err)
 		}
@@ -194,13 +194,13 @@ func TestManagement(t *testing.T) {
 		}
 	})
 	t.Run("open without default credentials", func(t *testing.T) {
-		res, err, d := run(t, lab.RabbitMQOpenMgmt, "rabbitmq-management", false, 10*time.Second)
+		res, d, err := run(t, lab.RabbitMQOpenMgmt, "rabbitmq-management", false, 10*time.Second)
 		if err != nil || res.Status != ajar.StatusOpen || !strings.Contains(res.Detail, "--default-creds") || d.dials != 0 {
 			t.Fatalf("Probe = %+v, %v with %d connections; want open, no connection", res, err, d.dials)
 		}
 	})
 	t.Run("secured with default credentials", func(t *testing.T) {
-		res, err, _ := run(t, lab.RabbitMQSecuredMgmt, "rabbitmq-management", true, 10*time.Second)
+		res, _, err := run(t, lab.RabbitMQSecuredMgmt, "rabbitmq-management", true, 10*time.Second)
 		if err != nil || res.Status != ajar.StatusProtected || res.Exposure != nil || !strings.Contains(res.Detail, "401") {
 			t.Fatalf("Probe = %+v, %v; want protected (401)", res, err)
 		}
@@ -234,7 +234,7 @@ func TestOnlyTarget(t *testing.T) {
 	}), ReadHeaderTimeout: time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
-	res, err, d := run(t, ln.Addr().String(), "rabbitmq-management", true, 3*time.Second)
+	res, d, err := run(t, ln.Addr().String(), "rabbitmq-management", true, 3*time.Second)
 	if !errors.Is(err, httpc.ErrRedirect) || res == nil || res.Status != ajar.StatusOpen {
 		t.Errorf("Probe = %+v, %v; want open and a refused redirect", res, err)
 	}
@@ -249,6 +249,8 @@ type scripted struct {
 	name   string
 	answer []byte
 	fill   []byte
+	// closeAfter closes the connection once the probe wrote twice.
+	closeAfter bool
 }
 
 func (s scripted) serve(t *testing.T) string {
@@ -267,6 +269,16 @@ func (s scripted) serve(t *testing.T) string {
 		}
 		defer c.Close()
 		go func() { <-stop; c.Close() }()
+		if s.closeAfter {
+			// The header, then the login: answer the first, hang up on the second.
+			buf := make([]byte, 4096)
+			if _, err := io.ReadFull(c, buf[:len(protocolHeader)]); err != nil {
+				return
+			}
+			_, _ = c.Write(s.answer)
+			_, _ = c.Read(buf)
+			return
+		}
 		go func() { _, _ = io.Copy(io.Discard, c) }()
 		if _, err := c.Write(s.answer); err != nil {
 			return
@@ -309,6 +321,8 @@ func TestHostileServers(t *testing.T) {
 		{scripted{name: "bad field type", answer: startFrame(append(appendShortString(nil, "x"), '?'))}, false, ajar.StatusOpen, ErrProtocol},
 		{scripted{name: "AMQP 1.0", answer: []byte("AMQP\x00\x01\x00\x00")}, false, ajar.StatusOpen, nil},
 		{scripted{name: "silent after login", answer: startFrame(product)}, true, ajar.StatusOpen, context.DeadlineExceeded},
+		// A server without authentication_failure_close hangs up on a failed login.
+		{scripted{name: "closed after login", answer: startFrame(product), closeAfter: true}, true, ajar.StatusProtected, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.srv.name, func(t *testing.T) {
@@ -316,7 +330,7 @@ func TestHostileServers(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			start := time.Now()
-			res, err, _ := run(t, addr, "amqp", tt.creds, deadline)
+			res, _, err := run(t, addr, "amqp", tt.creds, deadline)
 			took := time.Since(start)
 			runtime.ReadMemStats(&after)
 			if took > deadline+500*time.Millisecond {
