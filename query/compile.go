@@ -30,35 +30,48 @@ type Field struct {
 	Name string
 	Kind Kind
 	Help string
+	// Fold says how stores keep a text field's values so that it compares
+	// without a function on the column (which would defeat its index).
+	Fold Fold
 }
+
+// Fold is how a text field's values are stored.
+type Fold int
+
+// The folds.
+const (
+	FoldNone  Fold = iota // as found: compared with lower() on both sides
+	FoldLower             // stored lower case
+	FoldUpper             // stored upper case (country codes)
+)
 
 // Fields are the searchable fields, in the order `--help` shows them.
 var Fields = []Field{
-	{"ip", KindAddr, "address, CIDR or range: ip:47.100.0.0/14"},
-	{"port", KindInt, "port: port:9200, port>=9000"},
-	{"protocol", KindText, "elasticsearch, redis, mysql, …"},
-	{"plugin", KindText, "the probe that gave the verdict"},
-	{"product", KindText, "product the server names"},
-	{"version", KindText, "version: version:7.*"},
-	{"status", KindText, "exposed, protected, open, closed, wiped"},
-	{"severity", KindText, "critical, high, medium, low, info"},
-	{"class", KindMulti, "data class: phone, cn_resident_id, address, …"},
-	{"provider", KindText, "hosting provider: alibaba, aws, …"},
-	{"hosting", KindText, "managed-service, customer-instance, unknown"},
-	{"asn", KindInt, "autonomous system: asn:37963 or AS37963"},
-	{"country", KindText, "two-letter country code"},
-	{"org", KindText, "organisation owning the address"},
-	{"name", KindMulti, "certificate or host name: name:*.aliyuncs.com"},
-	{"dataset", KindMulti, "dataset (index, table, …) name"},
-	{"field", KindMulti, "field or column name"},
-	{"records", KindInt, "records exposed: records>100000, records>1M"},
-	{"bytes", KindSize, "bytes exposed: bytes>=1GB"},
-	{"ransom", KindBool, "a ransom note was found: ransom:true"},
-	{"first_seen", KindTime, "first seen: first_seen<2026-01-01"},
-	{"last_seen", KindTime, "last seen"},
-	{"closed_at", KindTime, "closed at"},
-	{"open_for", KindDuration, "how long it is (or was) open: open_for>30d"},
-	{"disclosure", KindText, "new, triaged, notified, acknowledged, fixed, ignored"},
+	{Name: "ip", Kind: KindAddr, Help: "address, CIDR or range: ip:47.100.0.0/14"},
+	{Name: "port", Kind: KindInt, Help: "port: port:9200, port>=9000"},
+	{Name: "protocol", Kind: KindText, Fold: FoldLower, Help: "elasticsearch, redis, mysql, …"},
+	{Name: "plugin", Kind: KindText, Fold: FoldLower, Help: "the probe that gave the verdict"},
+	{Name: "product", Kind: KindText, Help: "product the server names"},
+	{Name: "version", Kind: KindText, Help: "version: version:7.*"},
+	{Name: "status", Kind: KindText, Fold: FoldLower, Help: "exposed, protected, open, closed, wiped"},
+	{Name: "severity", Kind: KindText, Fold: FoldLower, Help: "critical, high, medium, low, info"},
+	{Name: "class", Kind: KindMulti, Help: "data class: phone, cn_resident_id, address, …"},
+	{Name: "provider", Kind: KindText, Fold: FoldLower, Help: "hosting provider: alibaba, aws, …"},
+	{Name: "hosting", Kind: KindText, Fold: FoldLower, Help: "managed-service, customer-instance, unknown"},
+	{Name: "asn", Kind: KindInt, Help: "autonomous system: asn:37963 or AS37963"},
+	{Name: "country", Kind: KindText, Fold: FoldUpper, Help: "two-letter country code"},
+	{Name: "org", Kind: KindText, Help: "organisation owning the address"},
+	{Name: "name", Kind: KindMulti, Help: "certificate or host name: name:*.aliyuncs.com"},
+	{Name: "dataset", Kind: KindMulti, Help: "dataset (index, table, …) name"},
+	{Name: "field", Kind: KindMulti, Help: "field or column name"},
+	{Name: "records", Kind: KindInt, Help: "records exposed: records>100000, records>1M"},
+	{Name: "bytes", Kind: KindSize, Help: "bytes exposed: bytes>=1GB"},
+	{Name: "ransom", Kind: KindBool, Help: "a ransom note was found: ransom:true"},
+	{Name: "first_seen", Kind: KindTime, Help: "first seen: first_seen<2026-01-01"},
+	{Name: "last_seen", Kind: KindTime, Help: "last seen"},
+	{Name: "closed_at", Kind: KindTime, Help: "closed at"},
+	{Name: "open_for", Kind: KindDuration, Help: "how long it is (or was) open: open_for>30d"},
+	{Name: "disclosure", Kind: KindText, Fold: FoldLower, Help: "new, triaged, notified, acknowledged, fixed, ignored"},
 }
 
 // FieldByName finds a field.
@@ -167,12 +180,13 @@ func (c *compiler) term(t *Term) (string, error) {
 	}
 	switch f.Kind {
 	case KindText:
-		return c.text(t, c.d.Column(f.Name))
+		return c.text(t, c.d.Column(f.Name), f.Fold)
 	case KindMulti:
 		if t.Op != ":" && t.Op != "=" && t.Op != "!=" {
 			return "", errorf(t.Pos, "%s takes field:value, not %s", f.Name, t.Op)
 		}
-		cond, err := c.match(t, c.d.Lower("t.value"))
+		// Terms are stored lower case (see Terms).
+		cond, err := c.match(t, "t.value", FoldLower)
 		if err != nil {
 			return "", err
 		}
@@ -215,13 +229,13 @@ func (c *compiler) term(t *Term) (string, error) {
 }
 
 // text compiles equality or a wildcard match on a text column.
-func (c *compiler) text(t *Term, col string) (string, error) {
+func (c *compiler) text(t *Term, col string, fold Fold) (string, error) {
 	switch t.Op {
 	case ":", "=", "!=":
 	default:
 		return "", errorf(t.Pos, "%s is text: use %s:value", t.Field, t.Field)
 	}
-	cond, err := c.match(t, c.d.Lower(col))
+	cond, err := c.match(t, col, fold)
 	if err != nil {
 		return "", err
 	}
@@ -231,9 +245,16 @@ func (c *compiler) text(t *Term, col string) (string, error) {
 	return cond, nil
 }
 
-// match is expr = value, or expr LIKE pattern when the value has a *.
-func (c *compiler) match(t *Term, expr string) (string, error) {
+// match is expr = value, or expr LIKE pattern when the value has a *,
+// with the value folded as the column is stored.
+func (c *compiler) match(t *Term, expr string, fold Fold) (string, error) {
 	v := strings.ToLower(t.Value)
+	switch fold {
+	case FoldNone:
+		expr = c.d.Lower(expr)
+	case FoldUpper:
+		v = strings.ToUpper(t.Value)
+	}
 	if v == "" {
 		return "", errorf(t.ValuePos, "%s needs a value", t.Field)
 	}

@@ -28,18 +28,17 @@ func index(ctx context.Context, tx *sql.Tx, id int64, e *ajar.Event) error {
 			ransom = 1
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO search (exposure, product, version, provider, hosting, asn, country, org, ransom)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, 0))
-		ON CONFLICT (exposure) DO UPDATE SET
-			product = coalesce(excluded.product, product),
-			version = coalesce(excluded.version, version),
-			provider = coalesce(excluded.provider, provider),
-			hosting = coalesce(excluded.hosting, hosting),
-			asn = coalesce(excluded.asn, asn),
-			country = coalesce(excluded.country, country),
-			org = coalesce(excluded.org, org),
-			ransom = CASE WHEN ? IS NULL THEN ransom ELSE excluded.ransom END`,
-		id, nullString(e.Product), nullString(e.Version), provider, hosting, asn, country, org, ransom, ransom); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE exposures SET
+			product = coalesce(?, product),
+			version = coalesce(?, version),
+			provider = coalesce(lower(?), provider),
+			hosting = coalesce(lower(?), hosting),
+			asn = coalesce(?, asn),
+			country = coalesce(upper(?), country),
+			org = coalesce(?, org),
+			ransom = coalesce(?, ransom)
+		WHERE id = ?`,
+		nullString(e.Product), nullString(e.Version), provider, hosting, asn, country, org, ransom, id); err != nil {
 		return fmt.Errorf("index exposure: %w", err)
 	}
 	terms := query.Terms(e)

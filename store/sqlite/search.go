@@ -18,17 +18,13 @@ import (
 var _ ajar.Searcher = (*Store)(nil)
 
 // from is the relation every search reads.
-const from = ` FROM exposures e LEFT JOIN search x ON x.exposure = e.id`
+const from = ` FROM exposures e`
 
 // dialect maps the query language onto this store's schema.
 var dialect = query.Dialect{
 	Placeholder: func(int) string { return "?" },
 	Column: func(f string) string {
 		switch f {
-		case "product", "version", "provider", "hosting", "asn", "country", "org", "ransom":
-			return "x." + f
-		case "disclosure":
-			return "coalesce(x.disclosure, 'new')"
 		case "open_for":
 			return "((coalesce(e.closed_at, e.last_seen) - e.first_seen) / 1000000000)"
 		}

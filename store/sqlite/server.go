@@ -141,8 +141,7 @@ func setDisclosure(ctx context.Context, tx *sql.Tx, id int64, d ajar.Disclosure)
 	} else if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO search (exposure, disclosure) VALUES (?, ?)
-		ON CONFLICT (exposure) DO UPDATE SET disclosure = excluded.disclosure`, id, d.State); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE exposures SET disclosure = ? WHERE id = ?`, d.State, id); err != nil {
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO disclosures (exposure, state, contact, channel, note, by, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -153,7 +152,7 @@ func setDisclosure(ctx context.Context, tx *sql.Tx, id int64, d ajar.Disclosure)
 // fixOnClose marks an exposure under disclosure fixed when it closes.
 func fixOnClose(ctx context.Context, tx *sql.Tx, id int64, at time.Time) error {
 	var state string
-	err := tx.QueryRowContext(ctx, `SELECT disclosure FROM search WHERE exposure = ?`, id).Scan(&state)
+	err := tx.QueryRowContext(ctx, `SELECT disclosure FROM exposures WHERE id = ?`, id).Scan(&state)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}

@@ -96,6 +96,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.w.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	// Statistics for the query planner, bounded in time for a large file
+	// (https://sqlite.org/pragma.html#pragma_optimize: 0x10002 on open).
+	_, _ = s.w.ExecContext(ctx, "PRAGMA optimize=0x10002")
 
 	for _, st := range []struct {
 		dst   **sql.Stmt
@@ -133,6 +136,10 @@ func dsn(abs string, readOnly bool) string {
 	q := url.Values{}
 	q.Set("_busy_timeout", strconv.Itoa(busyTimeout))
 	q.Set("_foreign_keys", "1")
+	// Searches over a million exposures read a large part of the file:
+	// map it, and keep a larger page cache than the 2 MB default.
+	q.Add("_pragma", "mmap_size(1073741824)")
+	q.Add("_pragma", "cache_size(-65536)")
 	if readOnly {
 		q.Set("_query_only", "1")
 	} else {
@@ -153,6 +160,11 @@ func (s *Store) Path() string { return s.path }
 // Close releases the store.
 func (s *Store) Close() error {
 	var errs []error
+	// Let SQLite refresh the statistics its query planner uses, where they
+	// are stale (cheap; https://sqlite.org/pragma.html#pragma_optimize).
+	if s.w != nil {
+		_, _ = s.w.Exec("PRAGMA optimize")
+	}
 	for _, st := range []*sql.Stmt{s.stmts.exposure, s.stmts.event, s.stmts.upsert} {
 		if st != nil {
 			if err := st.Close(); err != nil {
