@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
+	"net"
 	"regexp"
 	"strings"
 
@@ -16,52 +18,69 @@ type hello struct {
 	protocol string
 	ports    []uint16
 	payload  []byte
-	match    func(answer []byte) (ajar.Service, bool)
+	// done reports whether the answer so far is enough to judge: a whole
+	// frame, or a first byte no answer of this protocol starts with. Reading
+	// stops there instead of at the step timeout; nil means complete.
+	done  func(answer []byte) bool
+	match func(answer []byte) (ajar.Service, bool)
+	// startTLS, when set, upgrades the connection after a match in clear
+	// (STARTTLS) to read the server's certificate.
+	startTLS func(ctx context.Context, c net.Conn, answer []byte, opt Options) *ajar.TLS
 	run      func(ctx context.Context, t ajar.Target, dial Dialer, opt Options) (ajar.Service, bool)
+	// tls marks the TLS hello: a ClientHello, proved by a completed
+	// handshake; identification then goes on inside TLS.
+	tls bool
 }
 
 // hellos in the order they are tried when no port hint says otherwise:
-// HTTP first (most services on odd ports are web servers), then the data
-// stores. Each runs on its own connection, so a hello that would confuse a
-// server never reaches the next.
+// HTTP first (most services on odd ports are web servers), then TLS, then
+// the data stores. Each runs on its own connection, so a hello that would
+// confuse a server never reaches the next.
 var hellos = []hello{
 	{protocol: "http", ports: httpPorts, run: runHTTP},
+	{protocol: "tls", ports: tlsPorts, tls: true},
 	{
 		// RESP PING; any RESP reply proves Redis (an auth-enabled server
 		// answers -NOAUTH). https://redis.io/docs/latest/develop/reference/protocol-spec/
 		protocol: "redis", ports: []uint16{6379, 6380, 16379},
-		payload: []byte("*1\r\n$4\r\nPING\r\n"), match: matchRedis,
+		payload: []byte("*1\r\n$4\r\nPING\r\n"), done: redisDone, match: matchRedis,
 	},
 	{
-		// SSLRequest: the server answers one byte, S or N.
+		// SSLRequest: the server answers one byte, S or N; on S the
+		// handshake that follows shows the certificate.
 		// https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-SSL
 		protocol: "postgresql", ports: []uint16{5432, 5433},
-		payload: []byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}, match: matchPostgresSSL,
+		payload: []byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}, done: postgresDone, match: matchPostgresSSL,
+		startTLS: postgresStartTLS,
 	},
-	{protocol: "mongodb", ports: []uint16{27017, 27018, 27019}, payload: mongoIsMaster(), match: matchMongo},
+	{protocol: "mongodb", ports: []uint16{27017, 27018, 27019}, payload: mongoIsMaster(), done: mongoDone, match: matchMongo},
 	{
 		// memcached text protocol: "version" → "VERSION 1.6.18"; with SASL
 		// on, text commands are refused with a CLIENT_ERROR.
 		// https://github.com/memcached/memcached/blob/master/doc/protocol.txt
 		protocol: "memcached", ports: []uint16{11211},
-		payload: []byte("version\r\n"), match: matchMemcached,
+		payload: []byte("version\r\n"), done: lineDone, match: matchMemcached,
 	},
 	{
 		// AMQP 0-9-1 protocol header; the server answers Connection.Start.
 		// https://www.rabbitmq.com/resources/specs/amqp0-9-1.pdf §4.2.2
 		protocol: "amqp", ports: []uint16{5672, 5671},
-		payload: []byte("AMQP\x00\x00\x09\x01"), match: matchAMQP,
+		payload: []byte("AMQP\x00\x00\x09\x01"), done: amqpDone, match: matchAMQP,
 	},
-	{protocol: "mqtt", ports: []uint16{1883, 8883}, payload: mqttConnect(), match: matchMQTT},
+	{protocol: "mqtt", ports: []uint16{1883, 8883}, payload: mqttConnect(), done: mqttDone, match: matchMQTT},
 	{
 		// ZooKeeper four-letter word; a server that disabled it still says so.
 		// https://zookeeper.apache.org/doc/current/zookeeperAdmin.html#sc_4lw
 		protocol: "zookeeper", ports: []uint16{2181, 2182},
-		payload: []byte("srvr"), match: matchZooKeeper,
+		payload: []byte("srvr"), done: lineDone, match: matchZooKeeper,
 	},
-	{protocol: "ldap", ports: []uint16{389, 636}, payload: ldapAnonymousBind, match: matchLDAP},
-	{protocol: "clickhouse", ports: []uint16{9000, 9440}, payload: clickhouseHello(), match: matchClickHouse},
+	{protocol: "ldap", ports: []uint16{389, 636}, payload: ldapAnonymousBind, done: berDone, match: matchLDAP},
+	{protocol: "clickhouse", ports: []uint16{9000, 9440}, payload: clickhouseHello(), done: clickhouseDone, match: matchClickHouse},
 }
+
+// tlsPorts are the usual ports of TLS services (HTTPS, LDAPS, AMQPS, MQTT
+// over TLS, Kubernetes and Docker APIs, …), where the TLS hello goes first.
+var tlsPorts = []uint16{443, 8443, 636, 993, 995, 465, 990, 5671, 8883, 9443, 6443, 2376, 4443, 9243, 5986}
 
 var httpPorts = []uint16{80, 443, 8080, 8443, 8000, 8008, 8081, 8888, 9200, 9201, 5601, 5984, 8983,
 	2379, 2380, 8086, 8123, 5000, 9090, 9093, 15672, 3000, 4000}
@@ -187,8 +206,13 @@ func match220(b []byte) (ajar.Service, bool) {
 		return ajar.Service{Protocol: "smtp"}, true
 	default:
 		svc := ajar.Service{Protocol: "ftp"}
-		if m := ftpProduct.FindStringSubmatch(line); m != nil {
-			svc.Product, svc.Version = m[1], m[2]
+		// The product may be on any line of a multi-line greeting, and in
+		// either form of the pattern.
+		for _, l := range strings.Split(string(b), "\n") {
+			if m := ftpProduct.FindStringSubmatch(strings.TrimRight(l, "\r")); m != nil {
+				svc.Product, svc.Version = m[1]+m[3], m[2]+m[4]
+				break
+			}
 		}
 		return svc, true
 	}
@@ -373,25 +397,146 @@ func clickhouseHello() []byte {
 	return b
 }
 
+// parseClickHouseHello reads the server name and version from a Hello
+// packet (type 0): name, then major and minor version as varints. complete
+// is false while bytes are missing; valid is false once they cannot be a
+// Hello.
+func parseClickHouseHello(b []byte) (name, version string, complete, valid bool) {
+	switch {
+	case len(b) == 0 || b[0] != 0:
+		return "", "", true, false
+	case len(b) < 2:
+		return "", "", false, true
+	}
+	n, k := binary.Uvarint(b[1:])
+	switch {
+	case k == 0:
+		return "", "", false, true
+	case k < 0 || n == 0 || n > 64:
+		return "", "", true, false
+	case 1+k+int(n) > len(b):
+		return "", "", false, true
+	}
+	i := 1 + k + int(n)
+	name = string(b[1+k : i])
+	major, k1 := binary.Uvarint(b[i:])
+	if k1 <= 0 {
+		return name, "", k1 < 0, k1 == 0
+	}
+	minor, k2 := binary.Uvarint(b[i+k1:])
+	if k2 <= 0 {
+		return name, "", k2 < 0, k2 == 0
+	}
+	if major > 1000 || minor > 1000 {
+		return name, "", true, true
+	}
+	return name, fmt.Sprintf("%d.%d", major, minor), true, true
+}
+
+// matchClickHouse accepts the server's Hello (0) naming ClickHouse, or an
+// Exception (2) from DB::, which is what a refused login gets.
 func matchClickHouse(b []byte) (ajar.Service, bool) {
 	if len(b) < 3 {
 		return ajar.Service{}, false
 	}
 	switch b[0] {
 	case 0:
-		n, k := binary.Uvarint(b[1:])
-		if k <= 0 || n == 0 || n > 64 || 1+k+int(n) > len(b) {
+		name, version, _, valid := parseClickHouseHello(b)
+		if !valid || !strings.Contains(strings.ToLower(name), "clickhouse") {
 			return ajar.Service{}, false
 		}
-		name := string(b[1+k : 1+k+int(n)])
-		if !strings.Contains(strings.ToLower(name), "clickhouse") {
-			return ajar.Service{}, false
-		}
-		return ajar.Service{Protocol: "clickhouse", Product: "ClickHouse"}, true
+		return ajar.Service{Protocol: "clickhouse", Product: "ClickHouse", Version: version}, true
 	case 2:
 		if bytes.Contains(b, []byte("DB::Exception")) {
 			return ajar.Service{Protocol: "clickhouse", Product: "ClickHouse"}, true
 		}
 	}
 	return ajar.Service{}, false
+}
+
+// clickhouseDone: a Hello whose version arrived, an Exception whose name
+// arrived (code: 4 bytes, then the name), or anything else.
+func clickhouseDone(b []byte) bool {
+	switch b[0] {
+	case 0:
+		_, _, complete, valid := parseClickHouseHello(b)
+		return complete || !valid
+	case 2:
+		return bytes.Contains(b, []byte("DB::Exception")) || len(b) >= 1+4+1+64
+	}
+	return true
+}
+
+// lineDone: text protocols answer a line.
+func lineDone(b []byte) bool { return bytes.IndexByte(b, '\n') >= 0 }
+
+// redisDone: a RESP simple string or error ends with its line; any other
+// first byte is not an answer to PING.
+func redisDone(b []byte) bool { return b[0] != '+' && b[0] != '-' || lineDone(b) }
+
+// postgresDone: S or N is the whole answer; an ErrorResponse ('E') carries
+// its length after the type byte.
+func postgresDone(b []byte) bool {
+	if b[0] != 'E' {
+		return true
+	}
+	if len(b) < 5 {
+		return false
+	}
+	n := binary.BigEndian.Uint32(b[1:])
+	return n > 1<<16 || len(b) >= 1+int(n)
+}
+
+// mongoDone: a wire-protocol message starts with its total length.
+func mongoDone(b []byte) bool {
+	if len(b) < 4 {
+		return false
+	}
+	n := binary.LittleEndian.Uint32(b)
+	return n < 16 || n > 48<<20 || len(b) >= int(n)
+}
+
+// amqpDone: a protocol header is 8 bytes; a frame is type, channel, size
+// (4 bytes), payload and the frame-end octet.
+func amqpDone(b []byte) bool {
+	switch b[0] {
+	case 'A':
+		return len(b) >= 8
+	case 1:
+		if len(b) < 7 {
+			return false
+		}
+		n := binary.BigEndian.Uint32(b[3:])
+		return n > 1<<20 || len(b) >= 7+int(n)+1
+	}
+	return true
+}
+
+// mqttDone: CONNACK is four bytes.
+func mqttDone(b []byte) bool { return b[0] != 0x20 || len(b) >= 4 }
+
+// berDone: an LDAP message is a BER SEQUENCE with a definite length.
+func berDone(b []byte) bool {
+	if b[0] != 0x30 {
+		return true
+	}
+	if len(b) < 2 {
+		return false
+	}
+	hdr, n := 2, int(b[1])
+	if b[1]&0x80 != 0 {
+		k := int(b[1] & 0x7f)
+		if k == 0 || k > 3 {
+			return true
+		}
+		if len(b) < 2+k {
+			return false
+		}
+		n = 0
+		for _, x := range b[2 : 2+k] {
+			n = n<<8 | int(x)
+		}
+		hdr += k
+	}
+	return len(b) >= hdr+n
 }

@@ -79,7 +79,7 @@ func parseHTTP(raw []byte) (*httpAnswer, error) {
 // run on every HTTP service besides the product's own.
 func runHTTP(ctx context.Context, t ajar.Target, dial Dialer, opt Options) (ajar.Service, bool) {
 	a, err := get(ctx, t, dial, opt, "/")
-	if err != nil {
+	if err != nil || plainToTLS(a) {
 		return ajar.Service{}, false
 	}
 	svc := ajar.Service{Protocol: "http", HTTP: &ajar.HTTP{Status: a.status, Server: clip(a.header.Get("Server"), 80), Title: title(a.body)}}
@@ -100,6 +100,22 @@ func runHTTP(ctx context.Context, t ajar.Target, dial Dialer, opt Options) (ajar
 		}
 	}
 	return svc, true
+}
+
+// plainToTLS recognises the 400 a TLS server sends back to a request in
+// clear (Go's crypto/tls, nginx, Apache httpd): the service is HTTPS, and
+// the TLS hello will say so.
+func plainToTLS(a *httpAnswer) bool {
+	if a.status != 400 {
+		return false
+	}
+	for _, m := range []string{"Client sent an HTTP request to an HTTPS server", "The plain HTTP request was sent to HTTPS port",
+		"speaking plain HTTP to an SSL-enabled server port"} {
+		if bytes.Contains(a.body, []byte(m)) {
+			return true
+		}
+	}
+	return false
 }
 
 // fingerprint sets the product of svc from one answer; it reports whether

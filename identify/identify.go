@@ -6,12 +6,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"errors"
-	"io"
 	"net"
-	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ajar-scan/ajar"
@@ -21,8 +19,16 @@ import (
 type Options struct {
 	// BannerWait is how long to wait for a server that speaks first.
 	BannerWait time.Duration
+	// BannerGrace is how long a server gets to speak first before the
+	// hellos start on other connections: at least this, and at least twice
+	// the time the connection took. The banner is still awaited until
+	// BannerWait; a hello that is answered before then ends the wait.
+	BannerGrace time.Duration
 	// StepTimeout bounds each hello exchange.
 	StepTimeout time.Duration
+	// Parallel is how many hellos run at once, each on its own connection
+	// (the first ones in order start first); 1 sends them one after another.
+	Parallel int
 	// MaxBanner caps the bytes read per exchange.
 	MaxBanner int
 	// NoTLS skips the TLS attempt.
@@ -34,7 +40,28 @@ type Options struct {
 
 // DefaultOptions are the defaults of `ajar scan`.
 func DefaultOptions() Options {
-	return Options{BannerWait: 700 * time.Millisecond, StepTimeout: 2 * time.Second, MaxBanner: 64 << 10}
+	return Options{
+		BannerWait: 700 * time.Millisecond, BannerGrace: 100 * time.Millisecond,
+		StepTimeout: 2 * time.Second, Parallel: 4, MaxBanner: 64 << 10,
+	}
+}
+
+// withDefaults fills the fields left at zero by callers that predate them.
+func (o Options) withDefaults() Options {
+	d := DefaultOptions()
+	if o.MaxBanner <= 0 {
+		o.MaxBanner = d.MaxBanner
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = d.Parallel
+	}
+	if o.BannerGrace <= 0 {
+		o.BannerGrace = d.BannerGrace
+	}
+	if o.StepTimeout <= 0 {
+		o.StepTimeout = d.StepTimeout
+	}
+	return o
 }
 
 // Dialer opens a fresh connection to the target being identified.
@@ -43,23 +70,20 @@ type Dialer func(ctx context.Context) (net.Conn, error)
 // Identify returns what answers at the target. An unknown protocol is not an
 // error: the Service then has an empty Protocol. The error reports a failure
 // to connect at all.
+//
+// The banner is read on one connection; after a short grace the hellos run
+// on others, a few at a time in the order of ordered, and the first
+// conclusive answer wins. The matchers exclude each other, so the order
+// decides what is tried first, not what is found; a port that speaks both
+// plaintext and TLS (MongoDB's preferTLS) is reported by whichever answers
+// first, both being true.
 func Identify(ctx context.Context, t ajar.Target, dial Dialer, opt Options) (ajar.Service, error) {
-	if opt.MaxBanner <= 0 {
-		opt.MaxBanner = DefaultOptions().MaxBanner
-	}
-	svc, err := identifyPlain(ctx, t, dial, opt, "tcp")
-	if err != nil || svc.Protocol != "" || opt.NoTLS || svc.Banner != "" {
+	opt = opt.withDefaults()
+	svc, state, err := identifyOn(ctx, t, dial, opt, "tcp", !opt.NoTLS)
+	if err != nil || state == nil {
 		return svc, err
 	}
-	if ctx.Err() != nil {
-		return svc, ctx.Err()
-	}
-	// Nothing spoke and nothing answered a hello in clear: try TLS, and
-	// identify what runs inside it.
-	state, terr := handshake(ctx, dial, opt)
-	if terr != nil {
-		return svc, nil
-	}
+	// A TLS handshake succeeded: identify what runs inside it.
 	cfg := tlsConfig(opt)
 	tlsDial := func(ctx context.Context) (net.Conn, error) {
 		c, err := dial(ctx)
@@ -75,96 +99,215 @@ func Identify(ctx context.Context, t ajar.Target, dial Dialer, opt Options) (aja
 		}
 		return tc, nil
 	}
-	inner, _ := identifyPlain(ctx, t, tlsDial, opt, "tls")
+	inner, _, _ := identifyOn(ctx, t, tlsDial, opt, "tls", false)
 	inner.Transport = "tls"
-	inner.TLS = summarize(state)
-	return inner, nil
+	inner.TLS = summarize(*state)
+	return inner, ctx.Err()
 }
 
-// identifyPlain reads a banner, then sends the hellos, on connections from dial.
-func identifyPlain(ctx context.Context, t ajar.Target, dial Dialer, opt Options, transport string) (ajar.Service, error) {
+// attempt is the outcome of one hello.
+type attempt struct {
+	svc ajar.Service
+	// ok: svc is the answer.
+	ok bool
+	// tls is set when the TLS hello completed a handshake.
+	tls *tls.ConnectionState
+}
+
+// bannerResult is what the first connection saw before sending anything.
+type bannerResult struct {
+	answer  []byte
+	dialErr error
+	svc     ajar.Service
+	ok      bool
+}
+
+// identifyOn runs one identification on connections from dial: the banner,
+// then the hellos (the TLS hello among them when tryTLS). It returns the
+// service, or the state of a TLS handshake that succeeded (the caller then
+// looks inside), or an error when the target cannot be reached.
+func identifyOn(ctx context.Context, t ajar.Target, dial Dialer, opt Options, transport string, tryTLS bool) (ajar.Service, *tls.ConnectionState, error) {
 	svc := ajar.Service{Transport: transport}
-	banner, err := exchange(ctx, dial, nil, opt.BannerWait, opt.MaxBanner)
-	if len(banner) == 0 && err != nil && !isTimeout(err) && !errors.Is(err, io.EOF) && !isReset(err) {
-		return svc, err
-	}
-	if len(banner) > 0 {
-		svc.Banner = printable(banner, 160)
-		if s, ok := matchBanner(banner); ok {
-			s.Transport, s.Banner = transport, svc.Banner
-			if s.Protocol == "mysql" && transport == "tcp" && mysqlOffersTLS(banner) {
-				s.TLS = mysqlStartTLS(ctx, dial, banner, opt)
-			}
-			return s, nil
-		}
-		// A server that speaks first and matched nothing: hellos would only
-		// land in its protocol.
-		return svc, nil
-	}
-	for _, h := range ordered(t.Port) {
-		if ctx.Err() != nil {
-			return svc, ctx.Err()
-		}
-		var s ajar.Service
-		var ok bool
-		if h.run != nil {
-			s, ok = h.run(ctx, t, dial, opt)
-		} else {
-			answer, _ := exchange(ctx, dial, h.payload, opt.StepTimeout, opt.MaxBanner)
-			if len(answer) == 0 {
-				continue
-			}
-			if s, ok = h.match(answer); ok && s.Banner == "" {
-				s.Banner = printable(answer, 160)
-			}
-		}
-		if ok {
-			s.Transport = transport
-			if s.Protocol == "postgresql" && transport == "tcp" && strings.HasPrefix(s.Banner, "S") {
-				s.TLS = postgresStartTLS(ctx, dial, opt)
-			}
-			return s, nil
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	// Deferred in this order so that every exchange is aborted before the
+	// wait: no goroutine outlives the call.
+	defer wg.Wait()
+	defer cancel()
+
+	dialed := make(chan time.Duration, 1)
+	banner := make(chan bannerResult, 1)
+	wg.Go(func() { banner <- readBanner(ctx, dial, opt, transport, dialed) })
+
+	list := ordered(t.Port, tryTLS)
+	results := make(chan attempt, len(list))
+	start := make(chan struct{})
+	wg.Go(func() { runHellos(ctx, t, dial, opt, transport, list, start, results) })
+	started := false
+	startHellos := func() {
+		if !started {
+			started = true
+			close(start)
 		}
 	}
-	return svc, nil
+
+	var grace <-chan time.Time
+	pending, bannerDone := len(list), false
+	for !bannerDone || pending > 0 {
+		select {
+		case d := <-dialed:
+			g := min(max(opt.BannerGrace, 2*d), opt.BannerWait)
+			timer := time.NewTimer(g)
+			defer timer.Stop()
+			grace = timer.C
+		case <-grace:
+			startHellos()
+		case b := <-banner:
+			bannerDone = true
+			switch {
+			case b.dialErr != nil:
+				return svc, nil, b.dialErr
+			case b.ok:
+				return b.svc, nil, nil
+			case len(b.answer) > 0:
+				// A server that speaks first and matched nothing: hellos
+				// would only land in its protocol.
+				svc.Banner = printable(b.answer, 160)
+				return svc, nil, nil
+			}
+			startHellos()
+		case a := <-results:
+			pending--
+			if a.ok {
+				return a.svc, nil, nil
+			}
+			if a.tls != nil {
+				return svc, a.tls, nil
+			}
+		case <-ctx.Done():
+			return svc, nil, ctx.Err()
+		}
+	}
+	return svc, nil, nil
+}
+
+// readBanner dials, reports how long that took, and reads what the server
+// says unasked. A MySQL greeting that offers TLS is answered with an
+// SSLRequest on the same connection, to read the certificate.
+func readBanner(ctx context.Context, dial Dialer, opt Options, transport string, dialed chan<- time.Duration) bannerResult {
+	begin := time.Now()
+	c, err := dial(ctx)
+	if err != nil {
+		return bannerResult{dialErr: err}
+	}
+	defer c.Close()
+	dialed <- time.Since(begin)
+	b, _ := talk(ctx, c, nil, opt.BannerWait, opt.MaxBanner, complete)
+	res := bannerResult{answer: b}
+	if len(b) == 0 {
+		return res
+	}
+	res.svc, res.ok = matchBanner(b)
+	if !res.ok {
+		return res
+	}
+	res.svc.Transport, res.svc.Banner = transport, printable(b, 160)
+	if res.svc.Protocol == "mysql" && transport == "tcp" && mysqlOffersTLS(b) {
+		res.svc.TLS = mysqlStartTLS(ctx, c, opt)
+	}
+	return res
+}
+
+// runHellos sends the hellos once start is closed, at most opt.Parallel at
+// a time, in order; each attempt goes to out (buffered for all of them).
+func runHellos(ctx context.Context, t ajar.Target, dial Dialer, opt Options, transport string, list []hello, start <-chan struct{}, out chan<- attempt) {
+	select {
+	case <-start:
+	case <-ctx.Done():
+		return
+	}
+	sem := make(chan struct{}, opt.Parallel)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for _, h := range list {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			out <- runHello(ctx, t, dial, opt, transport, h)
+		})
+	}
+}
+
+// runHello sends one hello on its own connection and judges the answer.
+func runHello(ctx context.Context, t ajar.Target, dial Dialer, opt Options, transport string, h hello) attempt {
+	switch {
+	case h.tls:
+		state, err := handshake(ctx, dial, opt)
+		if err != nil {
+			return attempt{}
+		}
+		return attempt{tls: &state}
+	case h.run != nil:
+		s, ok := h.run(ctx, t, dial, opt)
+		s.Transport = transport
+		return attempt{svc: s, ok: ok}
+	}
+	c, err := dial(ctx)
+	if err != nil {
+		return attempt{}
+	}
+	defer c.Close()
+	done := h.done
+	if done == nil {
+		done = complete
+	}
+	answer, _ := talk(ctx, c, h.payload, opt.StepTimeout, opt.MaxBanner, done)
+	if len(answer) == 0 {
+		return attempt{}
+	}
+	s, ok := h.match(answer)
+	if !ok {
+		return attempt{}
+	}
+	if s.Banner == "" {
+		s.Banner = printable(answer, 160)
+	}
+	s.Transport = transport
+	if h.startTLS != nil && transport == "tcp" {
+		s.TLS = h.startTLS(ctx, c, answer, opt)
+	}
+	return attempt{svc: s, ok: true}
 }
 
 // ordered puts the hellos whose usual port is p first, keeping the rest in
-// order of likelihood.
-func ordered(p uint16) []hello {
+// order of likelihood; the TLS hello only when withTLS.
+func ordered(p uint16, withTLS bool) []hello {
 	out := make([]hello, 0, len(hellos))
-	for _, h := range hellos {
-		if slices.Contains(h.ports, p) {
-			out = append(out, h)
-		}
-	}
-	for _, h := range hellos {
-		if !slices.Contains(h.ports, p) {
-			out = append(out, h)
+	for _, first := range []bool{true, false} {
+		for _, h := range hellos {
+			if h.tls && !withTLS {
+				continue
+			}
+			if slices.Contains(h.ports, p) == first {
+				out = append(out, h)
+			}
 		}
 	}
 	return out
 }
 
-// exchange dials, sends payload (if any) and reads what comes back within
-// wait, at most max bytes. It returns what was read even with an error.
-func exchange(ctx context.Context, dial Dialer, payload []byte, wait time.Duration, max int) ([]byte, error) {
-	c, err := dial(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	return talk(ctx, c, payload, wait, max, complete)
-}
-
 // talk sends payload on c and reads until done says the answer is complete,
-// the deadline passes or max bytes arrived.
+// the deadline passes, the context ends or max bytes arrived.
 func talk(ctx context.Context, c net.Conn, payload []byte, wait time.Duration, max int, done func([]byte) bool) ([]byte, error) {
-	dl := time.Now().Add(wait)
-	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
-		dl = d
-	}
-	_ = c.SetDeadline(dl)
+	_ = c.SetDeadline(stepDeadline(ctx, wait))
+	// Identification stops the other exchanges once one is conclusive: a
+	// deadline in the past ends a blocked read or write at once.
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
 	if len(payload) > 0 {
 		if _, err := c.Write(payload); err != nil {
 			return nil, err
@@ -200,16 +343,6 @@ func complete(b []byte) bool {
 		return false // read to the end or the cap
 	}
 	return bytes.HasSuffix(b, []byte("\n"))
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
-}
-
-func isReset(err error) bool {
-	var oe *net.OpError
-	return errors.As(err, &oe) && oe.Op == "read"
 }
 
 // printable renders up to n bytes of b with non-printing bytes escaped.

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"net"
 	"slices"
+	"time"
 
 	"github.com/ajar-scan/ajar"
 )
@@ -72,16 +73,11 @@ func certNames(c *x509.Certificate) []string {
 	return names
 }
 
-// postgresStartTLS sends SSLRequest and, on 'S', runs the handshake to read
-// the server's certificate.
-func postgresStartTLS(ctx context.Context, dial Dialer, opt Options) *ajar.TLS {
-	c, err := dial(ctx)
-	if err != nil {
-		return nil
-	}
-	defer c.Close()
-	ans, err := talk(ctx, c, []byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}, opt.StepTimeout, 1, func([]byte) bool { return true })
-	if err != nil || len(ans) != 1 || ans[0] != 'S' {
+// postgresStartTLS runs the TLS handshake on the connection whose
+// SSLRequest the server accepted ('S'), to read the certificate.
+// https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-SSL
+func postgresStartTLS(ctx context.Context, c net.Conn, answer []byte, opt Options) *ajar.TLS {
+	if len(answer) != 1 || answer[0] != 'S' {
 		return nil
 	}
 	return startTLS(ctx, c, opt)
@@ -110,25 +106,17 @@ func mysqlCaps(g []byte) (uint16, bool) {
 	return binary.LittleEndian.Uint16(g[i:]), true
 }
 
-// mysqlStartTLS answers the greeting with an SSLRequest packet and runs the
-// handshake to read the certificate.
+// mysqlStartTLS answers the greeting just read on c with an SSLRequest
+// packet (sequence 1) and runs the handshake to read the certificate.
 // https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase_packets_protocol_ssl_request.html
-func mysqlStartTLS(ctx context.Context, dial Dialer, _ []byte, opt Options) *ajar.TLS {
-	c, err := dial(ctx)
-	if err != nil {
-		return nil
-	}
-	defer c.Close()
-	g, err := talk(ctx, c, nil, opt.StepTimeout, 4096, complete)
-	if err != nil && len(g) == 0 || !mysqlOffersTLS(g) {
-		return nil
-	}
+func mysqlStartTLS(ctx context.Context, c net.Conn, opt Options) *ajar.TLS {
 	const caps = 0x0800 | 0x0200 | 0x8000 | 0x00080000 // SSL, PROTOCOL_41, SECURE_CONNECTION, PLUGIN_AUTH
 	body := binary.LittleEndian.AppendUint32(nil, caps)
 	body = binary.LittleEndian.AppendUint32(body, 1<<24) // max packet
 	body = append(body, 33)                              // utf8_general_ci
 	body = append(body, make([]byte, 23)...)
 	pkt := append([]byte{byte(len(body)), 0, 0, 1}, body...)
+	_ = c.SetDeadline(stepDeadline(ctx, opt.StepTimeout))
 	if _, err := c.Write(pkt); err != nil {
 		return nil
 	}
@@ -137,6 +125,7 @@ func mysqlStartTLS(ctx context.Context, dial Dialer, _ []byte, opt Options) *aja
 
 // startTLS runs a client handshake on an established connection.
 func startTLS(ctx context.Context, c net.Conn, opt Options) *ajar.TLS {
+	_ = c.SetDeadline(stepDeadline(ctx, opt.StepTimeout))
 	tc := tls.Client(c, tlsConfig(opt))
 	hctx, cancel := context.WithTimeout(ctx, opt.StepTimeout)
 	defer cancel()
@@ -144,4 +133,13 @@ func startTLS(ctx context.Context, c net.Conn, opt Options) *ajar.TLS {
 		return nil
 	}
 	return summarize(tc.ConnectionState())
+}
+
+// stepDeadline is now plus wait, or the context's deadline when sooner.
+func stepDeadline(ctx context.Context, wait time.Duration) time.Time {
+	dl := time.Now().Add(wait)
+	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
+		dl = d
+	}
+	return dl
 }

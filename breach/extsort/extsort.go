@@ -72,7 +72,9 @@ func (s *Sorter) Len() int64 { return s.n }
 // Add adds a record.
 func (s *Sorter) Add(r Record) error {
 	if s.buf == nil {
-		s.buf = make([]rec, 0, min(s.limit, 1<<16))
+		// Full size at once: growing by copies would hold two buffers.
+		// The pages are touched only as records arrive.
+		s.buf = make([]rec, 0, s.limit)
 	}
 	s.buf = append(s.buf, toRec(r))
 	s.n++

@@ -1,7 +1,6 @@
 package etcd
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,9 +75,6 @@ func refused(msg string) bool {
 	}
 	return false
 }
-
-// b64 encodes bytes for a request.
-func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
 // prefixEnd is the first key after every key that starts with p: p with its
 // last byte that is not 0xff incremented (etcd's clientv3.GetPrefixRangeEnd).

@@ -185,11 +185,11 @@ func TestProbeReadOnly(t *testing.T) {
 // its own.
 type script struct {
 	greeting string
-	answer   func(cmd string, s *session) string
+	answer   func(cmd string, s *ctrlConn) string
 }
 
-// session is one control connection of a scripted server.
-type session struct {
+// ctrlConn is one control connection of a scripted server.
+type ctrlConn struct {
 	c    net.Conn
 	data net.Listener // the passive listener, on the server's own address
 	// listing is what a LIST writes on the data connection.
@@ -216,7 +216,7 @@ func (sc script) serve(t *testing.T, ip string) string {
 			go func() {
 				defer wg.Done()
 				defer c.Close()
-				s := &session{c: c}
+				s := &ctrlConn{c: c}
 				defer func() {
 					if s.data != nil {
 						s.data.Close()
@@ -255,7 +255,7 @@ func (sc script) serve(t *testing.T, ip string) string {
 	return ln.Addr().String()
 }
 
-// login answers a session up to the listing the way vsFTPd does.
+// login answers a control connection up to the listing the way vsFTPd does.
 func login(cmd string) (string, bool) {
 	switch {
 	case cmd == "USER anonymous":
@@ -294,7 +294,7 @@ func TestPassiveElsewhere(t *testing.T) {
 	_, thirdPort, _ := net.SplitHostPort(third.Addr().String())
 	port, _ := strconv.Atoi(thirdPort)
 
-	sc := script{greeting: "220 (vsFTPd 3.0.3)\r\n", answer: func(cmd string, s *session) string {
+	sc := script{greeting: "220 (vsFTPd 3.0.3)\r\n", answer: func(cmd string, s *ctrlConn) string {
 		if out, ok := login(cmd); ok {
 			return out
 		}
@@ -461,7 +461,7 @@ func TestHostileServers(t *testing.T) {
 // exposure is kept and marked estimated.
 func TestEndlessListing(t *testing.T) {
 	line := "-rw-r--r--    1 0        0            1000 Nov 25  2022 f.csv\r\n"
-	sc := script{greeting: "220 ready\r\n", answer: func(cmd string, s *session) string {
+	sc := script{greeting: "220 ready\r\n", answer: func(cmd string, s *ctrlConn) string {
 		if out, ok := login(cmd); ok {
 			return out
 		}

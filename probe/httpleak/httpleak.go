@@ -59,8 +59,8 @@ const (
 	pathPHPInfo   = "/phpinfo.php"
 )
 
-// session is one probe's requests and findings.
-type session struct {
+// visit is one probe's requests and findings.
+type visit struct {
 	c        *httpc.Client
 	samples  int
 	requests int
@@ -82,7 +82,7 @@ type pendingBackup struct {
 // get sends one request within the budget; nil when the budget is spent or
 // the request failed in a way that says nothing (a redirect elsewhere, a
 // body too large).
-func (s *session) get(ctx context.Context, method, target string) (*httpc.Response, error) {
+func (s *visit) get(ctx context.Context, method, target string) (*httpc.Response, error) {
 	if s.requests >= maxRequests {
 		return nil, nil
 	}
@@ -111,7 +111,7 @@ func (s *session) get(ctx context.Context, method, target string) (*httpc.Respon
 // evidence. Its excerpt is the answer itself only for listings: for the
 // other leaks it names what was found without the values (secrets,
 // personal data), which only the samples carry, redacted by enrichment.
-func (s *session) found(d ajar.Dataset, req, excerpt string, docs ...map[string]string) int {
+func (s *visit) found(d ajar.Dataset, req, excerpt string, docs ...map[string]string) int {
 	s.datasets = append(s.datasets, d)
 	for _, doc := range docs {
 		if len(doc) > 0 {
@@ -149,7 +149,7 @@ func (*Prober) Probe(ctx context.Context, t *probe.Target) (*probe.Result, error
 	c := httpc.New(t)
 	defer c.Close()
 	c.MaxBody = maxBody
-	s := &session{c: c, samples: t.Options.Samples}
+	s := &visit{c: c, samples: t.Options.Samples}
 
 	var subdirs []string
 	steps := []func(context.Context) error{
@@ -214,7 +214,7 @@ func (*Prober) Probe(ctx context.Context, t *probe.Target) (*probe.Result, error
 // as a dataset (records: files; bytes: their sizes) and each backup file
 // in it as a dataset of its own. It returns the directories of a root
 // listing to list next.
-func (s *session) listing(ctx context.Context, dir string) ([]string, error) {
+func (s *visit) listing(ctx context.Context, dir string) ([]string, error) {
 	r, err := s.get(ctx, http.MethodGet, dir)
 	if r == nil || err != nil || !isListing(r.Body) {
 		return nil, err
@@ -289,7 +289,7 @@ func escapeName(name string) string {
 
 // git asks for .git/HEAD and .git/config: a readable repository is one
 // dataset, its configuration keys the fields.
-func (s *session) git(ctx context.Context) error {
+func (s *visit) git(ctx context.Context) error {
 	rh, err := s.get(ctx, http.MethodGet, pathGitHead)
 	if err != nil {
 		return err
@@ -329,7 +329,7 @@ func (s *session) git(ctx context.Context) error {
 
 // env asks for /.env: its keys are the fields, records the number of
 // variables, and its values one sample, which enrichment redacts.
-func (s *session) env(ctx context.Context) error {
+func (s *visit) env(ctx context.Context) error {
 	r, err := s.get(ctx, http.MethodGet, pathEnv)
 	if r == nil || err != nil {
 		return err
@@ -352,7 +352,7 @@ func (s *session) env(ctx context.Context) error {
 
 // status asks for /server-status: the scoreboard's requests are the
 // records (client, virtual host, request).
-func (s *session) status(ctx context.Context) error {
+func (s *visit) status(ctx context.Context) error {
 	r, err := s.get(ctx, http.MethodGet, pathStatus)
 	if r == nil || err != nil {
 		return err
@@ -378,7 +378,7 @@ func (s *session) status(ctx context.Context) error {
 
 // phpinfo asks for /phpinfo.php: its variables (settings, environment,
 // server variables) are the fields, their values one sample.
-func (s *session) phpinfo(ctx context.Context) error {
+func (s *visit) phpinfo(ctx context.Context) error {
 	r, err := s.get(ctx, http.MethodGet, pathPHPInfo)
 	if r == nil || err != nil {
 		return err

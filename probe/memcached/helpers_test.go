@@ -73,7 +73,7 @@ func (c *tapConn) Write(p []byte) (int, error) {
 }
 
 // run probes addr; anyAddr lets the dialer reach any address.
-func run(t *testing.T, addr string, timeout time.Duration, anyAddr ...bool) (*probe.Result, error, *tapDialer) {
+func run(t *testing.T, addr string, timeout time.Duration, anyAddr ...bool) (*probe.Result, *tapDialer, error) {
 	t.Helper()
 	at, err := ajar.ParseAddrPort(addr)
 	if err != nil {
@@ -88,7 +88,7 @@ func run(t *testing.T, addr string, timeout time.Duration, anyAddr ...bool) (*pr
 		t.Fatal(`no prober registered as "memcached"`)
 	}
 	res, err := p.Probe(ctx, tg)
-	return res, err, d
+	return res, d, err
 }
 
 // serve runs handle on every connection to a new listener on addr (port 0

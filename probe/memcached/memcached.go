@@ -22,8 +22,9 @@ import (
 func init() { probe.Register(&Prober{}) }
 
 // Prober is the memcached plugin. It sends only stats, stats items, stats
-// slabs, lru_crawler metadump all (read with a cap, then the connection is
-// dropped) and get of at most maxGets keys per slab class.
+// slabs, lru_crawler metadump all (read up to a cap, the connection dropped
+// if there is more) and get of at most maxGets keys in each of at most
+// maxSampledClasses slab classes.
 type Prober struct{}
 
 var _ probe.Prober = (*Prober)(nil)
@@ -51,8 +52,10 @@ const (
 	maxDumpBytes = 512 << 10
 	// maxPatterns is the most key patterns reported per slab class.
 	maxPatterns = 16
-	// maxGets is the most values read per slab class, whatever the options say.
-	maxGets = 2
+	// maxGets is the most values read per slab class, whatever the options
+	// say, and maxSampledClasses the most slab classes sampled.
+	maxGets           = 2
+	maxSampledClasses = 8
 	// maxGetSize is the largest item whose value is read.
 	maxGetSize = 16 << 10
 	// evidenceMax bounds the excerpt of the answer kept as evidence.
@@ -160,7 +163,8 @@ func (*Prober) Probe(ctx context.Context, t *probe.Target) (*probe.Result, error
 		if p := keyPattern(e.Key); !slices.Contains(patterns[i], p) && len(patterns[i]) < maxPatterns {
 			patterns[i] = append(patterns[i], p)
 		}
-		if len(samples[i]) < per && e.Size <= maxGetSize && !strings.ContainsAny(e.Key, " \r\n\x00") {
+		if len(samples[i]) < per && (samples[i] != nil || len(samples) < maxSampledClasses) &&
+			e.Size <= maxGetSize && !strings.ContainsAny(e.Key, " \r\n\x00") {
 			samples[i] = append(samples[i], e.Key)
 		}
 	}

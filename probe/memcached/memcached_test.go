@@ -30,7 +30,7 @@ func TestRegistration(t *testing.T) {
 
 func TestProbeOpen(t *testing.T) {
 	lab.Require(t, lab.MemcachedOpen)
-	res, err, _ := run(t, lab.MemcachedOpen, 10*time.Second)
+	res, _, err := run(t, lab.MemcachedOpen, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -87,7 +87,7 @@ func TestProbeOpen(t *testing.T) {
 
 func TestProbeSecured(t *testing.T) {
 	lab.Require(t, lab.MemcachedSecured)
-	res, err, d := run(t, lab.MemcachedSecured, 10*time.Second)
+	res, d, err := run(t, lab.MemcachedSecured, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -102,7 +102,7 @@ func TestProbeSecured(t *testing.T) {
 // TestProbeReadOnly checks every command the probe sends to a real server.
 func TestProbeReadOnly(t *testing.T) {
 	lab.Require(t, lab.MemcachedOpen)
-	_, err, d := run(t, lab.MemcachedOpen, 10*time.Second)
+	_, d, err := run(t, lab.MemcachedOpen, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -188,7 +188,7 @@ func TestHostileServers(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			start := time.Now()
-			res, err, _ := run(t, addr, deadline)
+			res, _, err := run(t, addr, deadline)
 			took := time.Since(start)
 			runtime.ReadMemStats(&after)
 			if took > deadline+500*time.Millisecond {
@@ -227,7 +227,7 @@ func TestScripted(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			addr, _ := serve(t, "127.0.20.9:0", script(tt.answers...))
-			res, err, _ := run(t, addr, time.Second)
+			res, _, err := run(t, addr, time.Second)
 			if err != nil {
 				t.Fatalf("Probe: %v", err)
 			}
@@ -251,7 +251,7 @@ func TestOnlyTarget(t *testing.T) {
 	addr, _ := serve(t, "127.0.20.9:0", script(scriptedStats, scriptedItems, scriptedSlabs,
 		[]byte("key=host%3A"+strings.ReplaceAll(elsewhere, ":", "%3A")+" exp=-1 la=1 cas=1 fetch=no cls=5 size=80\r\nEND\r\n"),
 		fmt.Appendf(nil, "VALUE host:%s 0 %d\r\n%s\r\nEND\r\n", elsewhere, len(value), value)))
-	res, err, d := run(t, addr, time.Second, true)
+	res, d, err := run(t, addr, time.Second, true)
 	if err != nil || res.Status != ajar.StatusExposed || len(res.Exposure.Samples) != 1 {
 		t.Fatalf("Probe: %+v, %v", res, err)
 	}

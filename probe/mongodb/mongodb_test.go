@@ -93,7 +93,7 @@ func (d *tapDialer) commands(t *testing.T) []string {
 	return out
 }
 
-func run(t *testing.T, addr string, timeout time.Duration, anyAddr ...bool) (*probe.Result, error, *tapDialer) {
+func run(t *testing.T, addr string, timeout time.Duration, anyAddr ...bool) (*probe.Result, *tapDialer, error) {
 	t.Helper()
 	at, err := ajar.ParseAddrPort(addr)
 	if err != nil {
@@ -108,7 +108,7 @@ func run(t *testing.T, addr string, timeout time.Duration, anyAddr ...bool) (*pr
 		t.Fatal(`no prober registered as "mongodb"`)
 	}
 	res, err := p.Probe(ctx, tg)
-	return res, err, d
+	return res, d, err
 }
 
 func TestRegistration(t *testing.T) {
@@ -123,7 +123,7 @@ func TestRegistration(t *testing.T) {
 
 func TestProbeOpen(t *testing.T) {
 	lab.Require(t, lab.MongoOpen)
-	res, err, d := run(t, lab.MongoOpen, 15*time.Second)
+	res, d, err := run(t, lab.MongoOpen, 15*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -192,7 +192,7 @@ func checkReadOnly(t *testing.T, d *tapDialer) {
 
 func TestProbeSecured(t *testing.T) {
 	lab.Require(t, lab.MongoSecured)
-	res, err, d := run(t, lab.MongoSecured, 15*time.Second)
+	res, d, err := run(t, lab.MongoSecured, 15*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -397,7 +397,7 @@ func fakeData(other string) map[string]any {
 func TestOnlyTarget(t *testing.T) {
 	elsewhere, accepted := serve(t, "127.0.20.99:0", func(net.Conn) {})
 	addr, _ := serve(t, "127.0.20.9:0", fakeMongo(fakeData(elsewhere)))
-	res, err, d := run(t, addr, 3*time.Second, true)
+	res, d, err := run(t, addr, 3*time.Second, true)
 	if err != nil || res.Status != ajar.StatusExposed || res.Exposure.Records != 2 || len(res.Exposure.Samples) != 1 {
 		t.Fatalf("Probe: %+v, %v", res, err)
 	}
@@ -458,7 +458,7 @@ func TestHostileServers(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			start := time.Now()
-			res, err, _ := run(t, addr, deadline)
+			res, _, err := run(t, addr, deadline)
 			took := time.Since(start)
 			runtime.ReadMemStats(&after)
 			if took > deadline+time.Second {
@@ -501,7 +501,7 @@ func TestEmptyListing(t *testing.T) {
 			m["listDatabases"] = none
 			m["listCollections"] = tt.lc
 			addr, _ := serve(t, "127.0.20.9:0", fakeMongo(m))
-			res, err, _ := run(t, addr, 3*time.Second)
+			res, _, err := run(t, addr, 3*time.Second)
 			if err != nil || res.Status != tt.status {
 				t.Fatalf("result %+v, %v; want %s", res, err, tt.status)
 			}

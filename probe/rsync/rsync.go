@@ -143,8 +143,8 @@ func (*Prober) Probe(ctx context.Context, t *probe.Target) (*probe.Result, error
 	return res, firstErr
 }
 
-// session is one connection to the daemon, after the version exchange.
-type session struct {
+// daemonConn is one connection to the daemon, after the version exchange.
+type daemonConn struct {
 	conn     net.Conn
 	rd       *bufio.Reader
 	protocol int
@@ -152,12 +152,12 @@ type session struct {
 
 // dial connects and exchanges versions: the daemon's greeting first, then
 // the probe's.
-func dial(ctx context.Context, t *probe.Target, res *probe.Result) (*session, error) {
+func dial(ctx context.Context, t *probe.Target, res *probe.Result) (*daemonConn, error) {
 	nc, err := t.Dialer.Dial(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	s := &session{conn: nc, rd: bufio.NewReaderSize(nc, maxLine)}
+	s := &daemonConn{conn: nc, rd: bufio.NewReaderSize(nc, maxLine)}
 	line, err := s.line(ctx)
 	if err != nil {
 		nc.Close()
@@ -183,7 +183,7 @@ func dial(ctx context.Context, t *probe.Target, res *probe.Result) (*session, er
 	return s, nil
 }
 
-func (s *session) step(ctx context.Context) error {
+func (s *daemonConn) step(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -194,7 +194,7 @@ func (s *session) step(ctx context.Context) error {
 	return s.conn.SetDeadline(dl)
 }
 
-func (s *session) line(ctx context.Context) (string, error) {
+func (s *daemonConn) line(ctx context.Context) (string, error) {
 	if err := s.step(ctx); err != nil {
 		return "", err
 	}
@@ -202,7 +202,7 @@ func (s *session) line(ctx context.Context) (string, error) {
 	return l, ctxErr(ctx, err)
 }
 
-func (s *session) write(ctx context.Context, msg string) error {
+func (s *daemonConn) write(ctx context.Context, msg string) error {
 	if err := s.step(ctx); err != nil {
 		return err
 	}
@@ -306,7 +306,7 @@ func listModule(ctx context.Context, t *probe.Target, name string, samples int) 
 			}
 			return nil, fmt.Errorf("open module: %s", clip(line, detailMax))
 		case strings.HasPrefix(line, "@RSYNCD: EXIT"):
-			return nil, fmt.Errorf("open module: the daemon ended the session")
+			return nil, fmt.Errorf("open module: the daemon ended the connection")
 		default:
 			continue // the message of the day
 		}

@@ -94,7 +94,7 @@ func (d *tapDialer) opcodes(t *testing.T) (words []string, ops []int32) {
 	return words, ops
 }
 
-func run(t *testing.T, addr string, timeout time.Duration, anyAddr ...bool) (*probe.Result, error, *tapDialer) {
+func run(t *testing.T, addr string, timeout time.Duration, anyAddr ...bool) (*probe.Result, *tapDialer, error) {
 	t.Helper()
 	at, err := ajar.ParseAddrPort(addr)
 	if err != nil {
@@ -109,7 +109,7 @@ func run(t *testing.T, addr string, timeout time.Duration, anyAddr ...bool) (*pr
 		t.Fatal(`no prober registered as "zookeeper"`)
 	}
 	res, err := p.Probe(ctx, tg)
-	return res, err, d
+	return res, d, err
 }
 
 func TestRegistration(t *testing.T) {
@@ -124,7 +124,7 @@ func TestRegistration(t *testing.T) {
 
 func TestProbeOpen(t *testing.T) {
 	lab.Require(t, lab.ZooKeeperOpen)
-	res, err, d := run(t, lab.ZooKeeperOpen, 10*time.Second)
+	res, d, err := run(t, lab.ZooKeeperOpen, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -190,7 +190,7 @@ func checkReadOnly(t *testing.T, d *tapDialer) {
 
 func TestProbeSecured(t *testing.T) {
 	lab.Require(t, lab.ZooKeeperSecured)
-	res, err, d := run(t, lab.ZooKeeperSecured, 10*time.Second)
+	res, d, err := run(t, lab.ZooKeeperSecured, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -375,7 +375,7 @@ func TestHostileServers(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			start := time.Now()
-			res, err, _ := run(t, addr, deadline)
+			res, _, err := run(t, addr, deadline)
 			took := time.Since(start)
 			runtime.ReadMemStats(&after)
 			if took > deadline+500*time.Millisecond {
@@ -400,7 +400,7 @@ func TestHostileServers(t *testing.T) {
 func TestOnlyTarget(t *testing.T) {
 	elsewhere, accepted := serve(t, "127.0.20.99:0", func(net.Conn) {})
 	addr, _ := serve(t, "127.0.20.9:0", zkServer(children("server.1="+elsewhere, elsewhere)))
-	res, err, d := run(t, addr, 2*time.Second, true)
+	res, d, err := run(t, addr, 2*time.Second, true)
 	if err != nil || res.Status != ajar.StatusExposed || len(res.Exposure.Datasets) != 2 {
 		t.Fatalf("Probe: %+v, %v", res, err)
 	}

@@ -34,8 +34,13 @@ const migrateLock = 0x616a6172_6d696772 // "ajarmigr"
 //
 // Events are stored whole as their ajar/1 JSON, so they round-trip exactly
 // (times in UTC with their nanoseconds), except that an empty non-nil slice
-// or map in a field marked omitempty comes back nil. Scan start and finish
-// times keep microseconds.
+// or map in a field marked omitempty comes back nil. The other times (scans,
+// keys, disclosures, the outbox) and the time columns that searches compare
+// keep microseconds.
+//
+// Beyond ajar.Store it answers the search language (ajar.Searcher) and keeps
+// what `ajar serve` needs (ajar.KeyStore, ajar.DisclosureStore,
+// ajar.AlertStore, ajar.EventLog), with the embedded store's behaviour.
 type Store struct {
 	pool *pgxpool.Pool
 	// name says which database this is in errors, without the password.
@@ -171,6 +176,13 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
 			return fmt.Errorf("record migration %s: %w", m.name, err)
+		}
+	}
+	if current > 0 && current < searchVersion && latest >= searchVersion {
+		// Indexed with the code that indexes new events, once the schema
+		// is the one that code writes to.
+		if err := reindex(ctx, tx); err != nil {
+			return err
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -38,6 +38,8 @@ func newStores(t *testing.T) func(t testing.TB) *Store {
 func TestStore(t *testing.T) {
 	open := newStores(t)
 	storetest.Run(t, func(t *testing.T) ajar.Store { return open(t) })
+	storetest.RunSearch(t, func(t *testing.T) ajar.Store { return open(t) })
+	storetest.RunServer(t, func(t *testing.T) ajar.Store { return open(t) })
 }
 
 var t0 = time.Date(2026, 11, 25, 10, 0, 0, 123456789, time.UTC)

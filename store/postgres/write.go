@@ -124,6 +124,10 @@ func recordTx(ctx context.Context, tx pgx.Tx, id []byte, e *ajar.Event) (bool, e
 		prevJS  []byte
 		dupRows bool
 	)
+	// The log's lock, shared by every writer, lets a follower of the event
+	// log wait for the writers in flight (see EventsSince). It is taken
+	// before the key's, so that no writer waits for it holding a key.
+	b.Queue(`SELECT pg_advisory_xact_lock_shared($1, $2)`, logLockClass, logLockKey)
 	// The key's lock orders writers of one key: the timeline is read, then
 	// advanced, by one transaction at a time.
 	b.Queue(`SELECT pg_advisory_xact_lock($1)`, keyLock(k))
@@ -175,11 +179,11 @@ func recordTx(ctx context.Context, tx pgx.Tx, id []byte, e *ajar.Event) (bool, e
 		records, size = &x.Records, &x.Bytes
 		severity = nullString(string(x.Severity))
 	}
-	var eventID int64
-	err = tx.QueryRow(ctx, recordEvent,
-		nullBytes(id), nullString(e.Scan), e.Time, k.Addr, int32(k.Port), k.Plugin, string(e.Status), e.Protocol,
+	args := []any{nullBytes(id), nullString(e.Scan), e.Time, k.Addr, int32(k.Port), k.Plugin, string(e.Status), e.Protocol,
 		json.RawMessage(js), nullString(e.Protocol), e.FirstSeen, e.LastSeen, utcPtr(e.ClosedAt),
-		records, size, severity).Scan(&eventID)
+		records, size, severity}
+	var exposureID int64
+	err = tx.QueryRow(ctx, recordEvent, append(args, facts(e)...)...).Scan(&exposureID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Another transaction stored the id between our check and insert;
 		// the key's lock makes that impossible, but the constraint decides.
@@ -188,13 +192,35 @@ func recordTx(ctx context.Context, tx pgx.Tx, id []byte, e *ajar.Event) (bool, e
 	if err != nil {
 		return false, fmt.Errorf("insert event: %w", err)
 	}
+
+	// Only an event just stored reaches the terms and the disclosure: a
+	// re-delivered one returned above, so they advance once per event.
+	var ib pgx.Batch
+	queueTerms(&ib, exposureID, e)
+	if e.Status == ajar.StatusClosed {
+		queueFixOnClose(&ib, exposureID, e.Time)
+	}
+	if ib.Len() == 0 {
+		return true, nil
+	}
+	if err := tx.SendBatch(ctx, &ib).Close(); err != nil {
+		return false, fmt.Errorf("update the search terms: %w", err)
+	}
 	return true, nil
 }
 
+// The log's lock (two int4 keys: another key space than keyLock's int8).
+const (
+	logLockClass int32 = 0x616a6172 // "ajar"
+	logLockKey   int32 = 0x6c6f6721 // "log!"
+)
+
 // recordEvent inserts the event and, only when it was inserted (its dedupe
-// id is new), advances the exposure of its key: a re-delivered observation
-// leaves both untouched. The exposure keeps the latest known protocol,
-// records, bytes and severity when the event has none (a closed event).
+// id is new), advances the exposure of its key and returns the exposure's
+// id: a re-delivered observation leaves both untouched and returns no row.
+// The exposure keeps the latest known protocol, records, bytes, severity and
+// searchable facts ($17…$24, see facts) when the event has none (a closed
+// event).
 const recordEvent = `WITH ev AS (
 	INSERT INTO events (dedupe, scan, time, ip, port, plugin, status, protocol, event)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -202,8 +228,10 @@ const recordEvent = `WITH ev AS (
 	RETURNING id
 )
 INSERT INTO exposures AS x (ip, port, plugin, status, protocol, first_seen, last_seen, closed_at,
-	records, bytes, severity, last_event, last)
-SELECT $4, $5, $6, $7, $10, $11, $12, $13, $14, $15, $16, ev.id, $9 FROM ev
+	records, bytes, severity, last_event, last,
+	product, version, provider, hosting, asn, country, org, ransom)
+SELECT $4, $5, $6, $7, $10, $11, $12, $13, $14, $15, $16, ev.id, $9,
+	$17, $18, $19, $20, $21::bigint, $22, $23, coalesce($24::boolean, false) FROM ev
 ON CONFLICT (ip, port, plugin) DO UPDATE SET
 	status = excluded.status,
 	protocol = coalesce(excluded.protocol, x.protocol),
@@ -214,8 +242,16 @@ ON CONFLICT (ip, port, plugin) DO UPDATE SET
 	bytes = coalesce(excluded.bytes, x.bytes),
 	severity = coalesce(excluded.severity, x.severity),
 	last_event = excluded.last_event,
-	last = excluded.last
-RETURNING last_event`
+	last = excluded.last,
+	product = coalesce(excluded.product, x.product),
+	version = coalesce(excluded.version, x.version),
+	provider = coalesce(excluded.provider, x.provider),
+	hosting = coalesce(excluded.hosting, x.hosting),
+	asn = coalesce(excluded.asn, x.asn),
+	country = coalesce(excluded.country, x.country),
+	org = coalesce(excluded.org, x.org),
+	ransom = coalesce($24::boolean, x.ransom)
+RETURNING id`
 
 // keyLock is the advisory lock key of an exposure key. Two keys that share a
 // hash only wait for each other.
