@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/base64"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ajar-scan/ajar"
@@ -74,8 +76,24 @@ func (s *Store) Search(ctx context.Context, r ajar.SearchRequest) (*ajar.SearchR
 	defer tx.Rollback()
 
 	res := &ajar.SearchResult{}
-	if err := tx.QueryRowContext(ctx, "SELECT count(*)"+from+" WHERE "+c.Where, c.Args...).Scan(&res.Total); err != nil {
-		return nil, fmt.Errorf("search: count: %w", err)
+	if len(r.Facets) > 0 {
+		res.Facets = map[string][]ajar.FacetCount{}
+	}
+	if c.Where == "1=1" || len(r.Facets) == 0 {
+		// The total walks the smallest index; facets (below) group their
+		// field's index.
+		if err := tx.QueryRowContext(ctx, "SELECT count(*)"+from+" WHERE "+c.Where, c.Args...).Scan(&res.Total); err != nil {
+			return nil, fmt.Errorf("search: count: %w", err)
+		}
+		for _, f := range r.Facets {
+			fc, err := facet(ctx, tx, f, c)
+			if err != nil {
+				return nil, err
+			}
+			res.Facets[f] = fc
+		}
+	} else if err := countFiltered(ctx, tx, c, r.Facets, res); err != nil {
+		return nil, err
 	}
 
 	where, args := c.Where, slices.Clone(c.Args)
@@ -122,30 +140,113 @@ func (s *Store) Search(ctx context.Context, r ajar.SearchRequest) (*ajar.SearchR
 	}
 	rows.Close()
 
-	if len(r.Facets) > 0 {
-		res.Facets = map[string][]ajar.FacetCount{}
-	}
-	for _, f := range r.Facets {
-		fc, err := facet(ctx, tx, f, c)
-		if err != nil {
-			return nil, err
-		}
-		res.Facets[f] = fc
-	}
 	return res, nil
+}
+
+// countFiltered counts the matches of a filtered search and the values of
+// its facets in one pass over the matching exposures, instead of running
+// the filter once for the total and again for every facet.
+func countFiltered(ctx context.Context, tx *sql.Tx, c query.Compiled, facets []string, res *ajar.SearchResult) error {
+	cols := make([]string, len(facets))
+	for i, f := range facets {
+		if f == "class" {
+			cols[i] = "(SELECT group_concat(value, char(31)) FROM terms t WHERE t.exposure = e.id AND t.kind = 'class')"
+		} else {
+			cols[i] = dialect.Column(f)
+		}
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT "+strings.Join(cols, ", ")+from+" WHERE "+c.Where, c.Args...)
+	if err != nil {
+		return fmt.Errorf("search: count: %w", err)
+	}
+	defer rows.Close()
+	counts := make([]map[string]int64, len(facets))
+	for i := range counts {
+		counts[i] = map[string]int64{}
+	}
+	vals := make([]sql.NullString, len(facets))
+	ptrs := make([]any, len(facets))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return fmt.Errorf("search: count: %w", err)
+		}
+		res.Total++
+		for i, v := range vals {
+			switch {
+			case facets[i] == "class":
+				if v.Valid {
+					for _, cl := range strings.Split(v.String, "\x1f") {
+						counts[i][cl]++
+					}
+				}
+			case v.Valid:
+				counts[i][v.String]++
+			default:
+				counts[i]["\x00unknown"]++
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("search: count: %w", err)
+	}
+	for i, f := range facets {
+		res.Facets[f] = topValues(counts[i])
+	}
+	return nil
+}
+
+// topValues orders facet counts as the SQL facets do: most frequent first,
+// then by value, unknown last; at most maxFacetValues.
+func topValues(m map[string]int64) []ajar.FacetCount {
+	out := make([]ajar.FacetCount, 0, len(m))
+	for v, n := range m {
+		out = append(out, ajar.FacetCount{Value: v, Count: n})
+	}
+	slices.SortFunc(out, func(a, b ajar.FacetCount) int {
+		if a.Count != b.Count {
+			return cmp.Compare(b.Count, a.Count)
+		}
+		au, bu := strings.HasPrefix(a.Value, "\x00"), strings.HasPrefix(b.Value, "\x00")
+		if au != bu {
+			if au {
+				return 1
+			}
+			return -1
+		}
+		return strings.Compare(a.Value, b.Value)
+	})
+	if len(out) > maxFacetValues {
+		out = out[:maxFacetValues]
+	}
+	for i := range out {
+		out[i].Value = strings.TrimPrefix(out[i].Value, "\x00")
+	}
+	return out
 }
 
 // maxFacetValues is how many values a facet lists, most frequent first.
 const maxFacetValues = 20
 
 func facet(ctx context.Context, tx *sql.Tx, f string, c query.Compiled) ([]ajar.FacetCount, error) {
+	// Without a filter, grouping walks the field's index. With one, the
+	// matching exposures are found first (by the filter's best index) and
+	// grouped after: otherwise the planner may walk the whole field index
+	// to spare itself a sort.
 	var q string
-	switch f {
-	case "class":
-		q = "SELECT t.value AS v, count(DISTINCT e.id) AS n" + from +
-			" JOIN terms t ON t.exposure = e.id AND t.kind = 'class' WHERE " + c.Where + " GROUP BY v"
+	switch {
+	case f == "class" && c.Where == "1=1":
+		q = "SELECT value AS v, count(*) AS n FROM terms WHERE kind = 'class' GROUP BY v"
+	case f == "class":
+		q = "WITH m AS MATERIALIZED (SELECT e.id FROM exposures e WHERE " + c.Where + ")" +
+			" SELECT t.value AS v, count(*) AS n FROM m JOIN terms t ON t.exposure = m.id AND t.kind = 'class' GROUP BY v"
+	case c.Where == "1=1":
+		q = "SELECT " + dialect.Column(f) + " AS v, count(*) AS n" + from + " GROUP BY v"
 	default:
-		q = "SELECT " + dialect.Column(f) + " AS v, count(*) AS n" + from + " WHERE " + c.Where + " GROUP BY v"
+		q = "WITH m AS MATERIALIZED (SELECT " + dialect.Column(f) + " AS v" + from + " WHERE " + c.Where + ")" +
+			" SELECT v, count(*) AS n FROM m GROUP BY v"
 	}
 	q += " ORDER BY n DESC, v IS NULL, v LIMIT ?"
 	rows, err := tx.QueryContext(ctx, q, append(slices.Clone(c.Args), maxFacetValues)...)
