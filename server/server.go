@@ -119,6 +119,16 @@ func (s *Server) routes() {
 	}
 }
 
+// MountBreach serves the breach range API and page (see package breach).
+// Call it before serving.
+func (s *Server) MountBreach(h http.Handler) {
+	s.cfg.Breach = h
+	s.mux.Handle("/api/v1/breach/", h)
+	s.mux.Handle("/api/v1/breaches", h)
+	s.mux.Handle("/breach", h)
+	s.mux.Handle("/breach/", h)
+}
+
 // Mount serves ui for everything outside the API, for a UI built on this
 // server (Config.UI is the same, for one that exists first). Call it before
 // serving.

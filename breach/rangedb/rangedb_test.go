@@ -340,7 +340,7 @@ func TestTruncatedGzipChangesNothing(t *testing.T) {
 	dir := t.TempDir()
 	a, _ := leak(t, leakgen.Options{Format: leakfile.CSV, Seed: 6, First: 1, Rows: 500})
 	importLeak(t, dir, a, ImportOptions{Name: "a"})
-	b, _ := leak(t, leakgen.Options{Format: leakfile.CSV, Gzip: true, Seed: 6, First: 10001, Rows: 20000, PhonesOnly: true})
+	b, _ := leak(t, leakgen.Options{Format: leakfile.CSV, Gzip: true, Seed: 6, First: 10001, Rows: 8000, PhonesOnly: true})
 	cut := b[:len(b)/2]
 	hashed := map[breach.Kind]breach.Mode{breach.KindPhone: breach.ModeHashed}
 	_, err := Import(context.Background(), dir, bytes.NewReader(cut), ImportOptions{Name: "b", Date: "2022-01-01", Modes: hashed})
@@ -348,11 +348,11 @@ func TestTruncatedGzipChangesNothing(t *testing.T) {
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "unexpected EOF") || !strings.Contains(err.Error(), "after line") {
 		t.Fatalf("import of a truncated gzip: %v", err)
 	}
-	if names, found := storeState(t, dir, 6, 10001, 20000); !reflect.DeepEqual(names, []string{"a"}) || found != 0 {
+	if names, found := storeState(t, dir, 6, 10001, 8000); !reflect.DeepEqual(names, []string{"a"}) || found != 0 {
 		t.Fatalf("after the refused import: breaches %v, %d of b found", names, found)
 	}
 	s, err := Import(context.Background(), dir, bytes.NewReader(cut), ImportOptions{Name: "b", Date: "2022-01-01", AcceptTruncated: true, Modes: hashed})
-	if err != nil || s.Truncated == "" || s.Rows == 0 || s.Rows >= 20000 {
+	if err != nil || s.Truncated == "" || s.Rows == 0 || s.Rows >= 8000 {
 		t.Fatalf("import with AcceptTruncated: %+v, %v", s, err)
 	}
 }
@@ -445,7 +445,7 @@ func TestKillLeavesStoreIntact(t *testing.T) {
 		switch {
 		case reflect.DeepEqual(names, []string{"a"}):
 		case reflect.DeepEqual(names, []string{"a", "b"}):
-			if _, foundB := storeState(t, dir, 13, 1, 40000); foundB != (40000+96)/97 {
+			if _, foundB := storeState(t, dir, 13, 1, 20000); foundB != (20000+96)/97 {
 				t.Errorf("killed while %s (+%v): b is live but %d of its sampled persons are found", tc.phase, tc.after, foundB)
 			}
 			// Start again from a store holding a only.
@@ -464,12 +464,12 @@ func TestKillLeavesStoreIntact(t *testing.T) {
 func TestImportHelper(t *testing.T) {
 	dir := os.Getenv("AJAR_IMPORT_HELPER_DIR")
 	if dir == "" {
-		t.Skip("run by TestKillLeavesStoreIntact")
+		return // only as the subprocess of TestKillLeavesStoreIntact
 	}
-	data, _ := leak(t, leakgen.Options{Format: leakfile.CSV, Seed: 13, First: 1, Rows: 40000, PhonesOnly: true})
+	data, _ := leak(t, leakgen.Options{Format: leakfile.CSV, Seed: 13, First: 1, Rows: 20000, PhonesOnly: true})
 	last := ""
 	_, err := Import(context.Background(), dir, bytes.NewReader(data), ImportOptions{
-		Name: "b", Date: "2022-01-01", MemoryRecords: 20000, ProgressEvery: time.Millisecond,
+		Name: "b", Date: "2022-01-01", MemoryRecords: 5000, ProgressEvery: time.Millisecond,
 		Modes: map[breach.Kind]breach.Mode{breach.KindPhone: breach.ModeHashed},
 		Progress: func(p Progress) {
 			if p.Phase != last {

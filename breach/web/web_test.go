@@ -86,7 +86,7 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	t.Skip("no Chromium installed (apt-get install -y chromium)")
+	t.Fatal("no Chromium installed (make test installs it: apt-get install -y chromium)")
 	return ""
 }
 

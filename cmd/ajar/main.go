@@ -88,7 +88,7 @@ func (e exitCodeError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 // isCobraUsage recognises cobra's own argument errors.
 func isCobraUsage(err error) bool {
 	s := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "invalid argument", "flag needs an argument", "bad flag syntax"} {
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "invalid argument", "flag needs an argument", "bad flag syntax", "required flag"} {
 		if strings.Contains(s, p) {
 			return true
 		}

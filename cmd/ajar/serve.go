@@ -13,12 +13,17 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ajar-scan/ajar/breach/api"
+	"github.com/ajar-scan/ajar/breach/rangedb"
+	"github.com/ajar-scan/ajar/breach/service"
 	"github.com/ajar-scan/ajar/server"
 	"github.com/ajar-scan/ajar/web"
 )
 
 type serveFlags struct {
 	alertFlags
+	breachDir       string
+	breachRate      float64
 	listen          string
 	tlsCert, tlsKey string
 	trustedProxies  []string
@@ -46,7 +51,21 @@ rules); the UI logs in with a key too.`,
 	fl.StringSliceVar(&f.trustedProxies, "trusted-proxy", nil, "addresses or CIDRs whose X-Forwarded-For is believed")
 	fl.IntVar(&f.rate, "rate-limit", 600, "requests per minute per API key")
 	f.alertFlags.register(cmd)
+	fl.StringVar(&f.breachDir, "breach-dir", "", "breach range store to serve (default: the store path + .breach, when it exists)")
+	fl.Float64Var(&f.breachRate, "breach-rate-limit", api.DefaultRateLimit, "breach range requests per second per client address (0: no limit)")
 	return cmd
+}
+
+// breachDirectory is where the breach range store lives.
+func (f *serveFlags) breachDirectory(a *app) (string, error) {
+	if f.breachDir != "" {
+		return f.breachDir, nil
+	}
+	p, err := a.storePath()
+	if err != nil {
+		return "", err
+	}
+	return p + ".breach", nil
 }
 
 func (a *app) runServe(ctx context.Context, f *serveFlags) error {
@@ -81,6 +100,13 @@ func (a *app) runServe(ctx context.Context, f *serveFlags) error {
 	h := server.New(server.Config{Store: ss, RatePerMinute: f.rate, TrustedProxies: proxies,
 		AllowPrivateWebhooks: f.allowPrivateWebhooks, Logger: logger})
 	h.Mount(web.New(h, ss, web.Options{Logger: logger, Secure: f.tlsCert != ""}))
+	if dir, err := f.breachDirectory(a); err == nil {
+		// The breach range API and page, when a breach store exists.
+		if db, err := rangedb.Open(dir); err == nil {
+			defer db.Close()
+			h.MountBreach(service.New(db, api.Options{RateLimit: f.breachRate, Burst: 30}))
+		}
+	}
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return usagef("--listen %s: %v", f.listen, err)

@@ -252,7 +252,7 @@ func (w *walker) cut(d dirToList) {
 	w.set(d.set).cut = true
 }
 
-// fill writes the datasets, in the order the root listing named them.
+// fill writes the datasets, sorted by name, and their samples.
 func (w *walker) fill(exp *ajar.Exposure) {
 	exp.Evidence = w.evidence
 	names := slices.Clone(w.order)
@@ -287,7 +287,16 @@ func relPath(root, p string) string {
 // NUL (each would end the command and start another, RFC 959 §4.1.3), no
 // Telnet IAC, and not empty.
 func safePath(s string) bool {
-	return s != "" && !strings.ContainsAny(s, "\r\n\x00\xff")
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\r', '\n', 0, 0xff:
+			return false
+		}
+	}
+	return true
 }
 
 // product reads "220 (vsFTPd 3.0.3)" and the greetings of other servers.

@@ -49,14 +49,12 @@ type tapConn struct {
 
 func (c *tapConn) Write(p []byte) (int, error) {
 	c.r.mu.Lock()
-	for _, l := range strings.Split(strings.TrimRight(string(p), "\r\n"), "\r\n") {
-		c.r.sent = append(c.r.sent, l)
-	}
+	c.r.sent = append(c.r.sent, strings.Split(strings.TrimRight(string(p), "\r\n"), "\r\n")...)
 	c.r.mu.Unlock()
 	return c.Conn.Write(p)
 }
 
-func run(t *testing.T, addr string, timeout time.Duration) (*probe.Result, error, *recorder) {
+func run(t *testing.T, addr string, timeout time.Duration) (*probe.Result, *recorder, error) {
 	t.Helper()
 	at, err := ajar.ParseAddrPort(addr)
 	if err != nil {
@@ -72,7 +70,7 @@ func run(t *testing.T, addr string, timeout time.Duration) (*probe.Result, error
 		t.Fatal(`no prober registered as "ftp"`)
 	}
 	res, err := p.Probe(ctx, tg)
-	return res, err, rec
+	return res, rec, err
 }
 
 func TestRegistration(t *testing.T) {
@@ -87,7 +85,7 @@ func TestRegistration(t *testing.T) {
 
 func TestProbeOpen(t *testing.T) {
 	lab.Require(t, lab.FTPOpen)
-	res, err, rec := run(t, lab.FTPOpen, 10*time.Second)
+	res, rec, err := run(t, lab.FTPOpen, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -148,7 +146,7 @@ func TestProbeOpen(t *testing.T) {
 
 func TestProbeSecured(t *testing.T) {
 	lab.Require(t, lab.FTPSecured)
-	res, err, _ := run(t, lab.FTPSecured, 10*time.Second)
+	res, _, err := run(t, lab.FTPSecured, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -164,7 +162,7 @@ func TestProbeSecured(t *testing.T) {
 // against the read-only list.
 func TestProbeReadOnly(t *testing.T) {
 	lab.Require(t, lab.FTPOpen)
-	_, err, rec := run(t, lab.FTPOpen, 10*time.Second)
+	_, rec, err := run(t, lab.FTPOpen, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -192,8 +190,6 @@ type script struct {
 type ctrlConn struct {
 	c    net.Conn
 	data net.Listener // the passive listener, on the server's own address
-	// listing is what a LIST writes on the data connection.
-	listing func(w io.Writer)
 }
 
 func (sc script) serve(t *testing.T, ip string) string {
@@ -332,7 +328,7 @@ func TestPassiveElsewhere(t *testing.T) {
 		return "502 Command not implemented.\r\n"
 	}}
 	addr := sc.serve(t, "127.0.20.10")
-	res, err, rec := run(t, addr, 5*time.Second)
+	res, rec, err := run(t, addr, 5*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -438,7 +434,7 @@ func TestHostileServers(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			start := time.Now()
-			res, err, _ := run(t, addr, deadline)
+			res, _, err := run(t, addr, deadline)
 			took := time.Since(start)
 			runtime.ReadMemStats(&after)
 			if took > deadline+500*time.Millisecond {
@@ -494,7 +490,7 @@ func TestEndlessListing(t *testing.T) {
 	addr := sc.serve(t, "127.0.20.10")
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	res, err, _ := run(t, addr, 5*time.Second)
+	res, _, err := run(t, addr, 5*time.Second)
 	runtime.ReadMemStats(&after)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
@@ -504,7 +500,7 @@ func TestEndlessListing(t *testing.T) {
 		exp.Records != maxEntries || exp.Bytes != maxEntries*1000 {
 		t.Fatalf("result %+v datasets %+v, want %d files, estimated", res, exp.Datasets, maxEntries)
 	}
-	if got := after.TotalAlloc - before.TotalAlloc; got > 8*maxListing {
+	if got := after.TotalAlloc - before.TotalAlloc; got > 12*maxListing {
 		t.Errorf("allocated %d bytes", got)
 	}
 }

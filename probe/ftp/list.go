@@ -60,7 +60,7 @@ type field struct {
 // fields splits a line like strings.Fields, keeping where each field ends
 // so that a name with spaces can be cut from the line itself.
 func fields(line string, max int) []field {
-	var out []field
+	out := make([]field, 0, max)
 	i := 0
 	for i < len(line) && len(out) < max {
 		for i < len(line) && (line[i] == ' ' || line[i] == '\t') {

@@ -98,7 +98,7 @@ func TestParseEnv(t *testing.T) {
 
 func TestParseGit(t *testing.T) {
 	for in, want := range map[string]string{
-		"ref: refs/heads/main\n": "ref: refs/heads/main",
+		"ref: refs/heads/main\n":                   "ref: refs/heads/main",
 		"4b825dc642cb6eb9a060e54bf8d69288fbee4904": "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
 		"<html>ref: refs/heads/main</html>":        "",
 		"ref: refs/heads/main\nmore":               "",

@@ -1,6 +1,5 @@
-// Package ldap is the probe for LDAP directories: it binds anonymously,
-// reads the root DSE and counts and samples the entries below each naming
-// context, bounded; it only ever searches.
+// Package ldap is the probe for LDAP directories: an anonymous bind, the
+// root DSE, and bounded counts and samples of each naming context's entries.
 package ldap
 
 import (

@@ -75,7 +75,7 @@ func (r *recorder) messages(t *testing.T) []message {
 	}
 }
 
-func run(t *testing.T, addr string, timeout time.Duration) (*probe.Result, error, *recorder) {
+func run(t *testing.T, addr string, timeout time.Duration) (*probe.Result, *recorder, error) {
 	t.Helper()
 	at, err := ajar.ParseAddrPort(addr)
 	if err != nil {
@@ -91,7 +91,7 @@ func run(t *testing.T, addr string, timeout time.Duration) (*probe.Result, error
 		t.Fatal(`no prober registered as "ldap"`)
 	}
 	res, err := p.Probe(ctx, tg)
-	return res, err, rec
+	return res, rec, err
 }
 
 func TestRegistration(t *testing.T) {
@@ -106,7 +106,7 @@ func TestRegistration(t *testing.T) {
 
 func TestProbeOpen(t *testing.T) {
 	lab.Require(t, lab.LDAPOpen)
-	res, err, rec := run(t, lab.LDAPOpen, 10*time.Second)
+	res, rec, err := run(t, lab.LDAPOpen, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -174,7 +174,7 @@ func TestProbeOpen(t *testing.T) {
 
 func TestProbeSecured(t *testing.T) {
 	lab.Require(t, lab.LDAPSecured)
-	res, err, rec := run(t, lab.LDAPSecured, 10*time.Second)
+	res, rec, err := run(t, lab.LDAPSecured, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -323,7 +323,7 @@ func TestReferralsNotFollowed(t *testing.T) {
 			}
 		}
 	}).serve(t)
-	res, err, rec := run(t, addr, 5*time.Second)
+	res, rec, err := run(t, addr, 5*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -394,7 +394,7 @@ func TestScripted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err, _ := run(t, tt.dir.serve(t), 3*time.Second)
+			res, _, err := run(t, tt.dir.serve(t), 3*time.Second)
 			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
 				t.Errorf("error %v, want %v", err, tt.want)
 			}
@@ -428,7 +428,7 @@ func TestNoticeOfDisconnection(t *testing.T) {
 		c.Write(envelope(0, resultOp(opExtendedResp, 52, "server shutting down"), nil))
 		io.Copy(io.Discard, c)
 	}()
-	res, err, _ := run(t, ln.Addr().String(), 2*time.Second)
+	res, _, err := run(t, ln.Addr().String(), 2*time.Second)
 	if err == nil || !strings.Contains(err.Error(), "LDAP 52 unavailable: server shutting down") || res.Status != ajar.StatusOpen {
 		t.Errorf("result %+v, error %v", res, err)
 	}
@@ -506,7 +506,7 @@ func TestHostileServers(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			start := time.Now()
-			res, err, _ := run(t, addr, deadline)
+			res, _, err := run(t, addr, deadline)
 			took := time.Since(start)
 			runtime.ReadMemStats(&after)
 			if took > deadline+500*time.Millisecond {

@@ -57,7 +57,7 @@ func (c *tapConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-func run(t *testing.T, addr string, timeout time.Duration) (*probe.Result, error, *recorder) {
+func run(t *testing.T, addr string, timeout time.Duration) (*probe.Result, *recorder, error) {
 	t.Helper()
 	at, err := ajar.ParseAddrPort(addr)
 	if err != nil {
@@ -73,7 +73,7 @@ func run(t *testing.T, addr string, timeout time.Duration) (*probe.Result, error
 		t.Fatal(`no prober registered as "prometheus"`)
 	}
 	res, err := p.Probe(ctx, tg)
-	return res, err, rec
+	return res, rec, err
 }
 
 func TestRegistration(t *testing.T) {
@@ -89,7 +89,7 @@ func TestRegistration(t *testing.T) {
 // metricCount asks the lab server itself how many metric names it has.
 func metricCount(t *testing.T, addr string) int64 {
 	t.Helper()
-	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	resp, err := hc.Get("http://" + addr + namesPath)
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +104,7 @@ func metricCount(t *testing.T, addr string) int64 {
 
 func TestProbeOpen(t *testing.T) {
 	lab.Require(t, lab.PrometheusOpen)
-	res, err, rec := run(t, lab.PrometheusOpen, 10*time.Second)
+	res, rec, err := run(t, lab.PrometheusOpen, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -170,7 +170,7 @@ func TestProbeOpen(t *testing.T) {
 
 func TestProbeSecured(t *testing.T) {
 	lab.Require(t, lab.PrometheusSecured)
-	res, err, rec := run(t, lab.PrometheusSecured, 10*time.Second)
+	res, rec, err := run(t, lab.PrometheusSecured, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -224,7 +224,7 @@ func TestNothingElseDialled(t *testing.T) {
 			http.Redirect(w, r, other+r.URL.Path, http.StatusFound)
 		}
 	})
-	res, err, rec := run(t, addr, 5*time.Second)
+	res, rec, err := run(t, addr, 5*time.Second)
 	if !errors.Is(err, httpc.ErrRedirect) {
 		t.Errorf("error %v, want a refused redirect", err)
 	}
@@ -271,7 +271,7 @@ func TestScripted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err, _ := run(t, server(t, tt.handler), 5*time.Second)
+			res, _, err := run(t, server(t, tt.handler), 5*time.Second)
 			if err != nil {
 				t.Fatalf("Probe: %v", err)
 			}
@@ -321,8 +321,19 @@ func (h hostile) serve(t *testing.T) string {
 			go func() {
 				defer wg.Done()
 				defer c.Close()
-				go io.Copy(io.Discard, c)
 				go func() { <-stop; c.Close() }()
+				// Answer once the request is in, as an HTTP server does.
+				rd := bufio.NewReader(c)
+				for {
+					line, err := rd.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if line == "\r\n" {
+						break
+					}
+				}
+				go io.Copy(io.Discard, rd)
 				if _, err := io.WriteString(c, h.prefix); err != nil {
 					return
 				}
@@ -367,7 +378,7 @@ func TestHostileServers(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			start := time.Now()
-			res, err, _ := run(t, addr, deadline)
+			res, _, err := run(t, addr, deadline)
 			took := time.Since(start)
 			runtime.ReadMemStats(&after)
 			if took > deadline+500*time.Millisecond {
@@ -379,7 +390,7 @@ func TestHostileServers(t *testing.T) {
 			if res == nil || res.Status != ajar.StatusOpen || res.Exposure != nil {
 				t.Errorf("result %+v, want open", res)
 			}
-			if got := after.TotalAlloc - before.TotalAlloc; got > 4*maxBody {
+			if got := after.TotalAlloc - before.TotalAlloc; got > 6*maxBody {
 				t.Errorf("allocated %d bytes", got)
 			}
 		})

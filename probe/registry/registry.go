@@ -59,10 +59,6 @@ const (
 	detailMax = 256
 )
 
-// apiVersion is the header every answer of a v2 registry carries
-// (https://distribution.github.io/distribution/spec/api/#api-version-check).
-const apiVersion = "Docker-Distribution-Api-Version"
-
 // repoName is the grammar of a repository name (the API's "name" path
 // component, https://distribution.github.io/distribution/spec/api/#overview):
 // lower-case components separated by "/"; nothing else is requested.

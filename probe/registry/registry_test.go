@@ -23,6 +23,10 @@ import (
 	"github.com/ajar-scan/ajar/probe/httpc"
 )
 
+// apiVersion is the header every answer of a v2 registry carries
+// (https://distribution.github.io/distribution/spec/api/#api-version-check).
+const apiVersion = "Docker-Distribution-Api-Version"
+
 // recorder is the engine's dialer with a network function that notes every
 // address dialled and the request lines the probe sends.
 type recorder struct {
@@ -57,7 +61,7 @@ func (c *tapConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-func run(t *testing.T, p *Prober, addr string, timeout time.Duration) (*probe.Result, error, *recorder) {
+func run(t *testing.T, p *Prober, addr string, timeout time.Duration) (*probe.Result, *recorder, error) {
 	t.Helper()
 	at, err := ajar.ParseAddrPort(addr)
 	if err != nil {
@@ -69,7 +73,7 @@ func run(t *testing.T, p *Prober, addr string, timeout time.Duration) (*probe.Re
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	res, err := p.Probe(ctx, tg)
-	return res, err, rec
+	return res, rec, err
 }
 
 func TestRegistration(t *testing.T) {
@@ -89,7 +93,7 @@ func TestProbeOpen(t *testing.T) {
 	lab.Require(t, lab.RegistryOpen)
 	for _, size := range []int{0, 2} {
 		t.Run(fmt.Sprintf("page size %d", size), func(t *testing.T) {
-			res, err, rec := run(t, &Prober{pageSize: size}, lab.RegistryOpen, 10*time.Second)
+			res, rec, err := run(t, &Prober{pageSize: size}, lab.RegistryOpen, 10*time.Second)
 			if err != nil {
 				t.Fatalf("Probe: %v", err)
 			}
@@ -140,7 +144,7 @@ func TestProbeOpen(t *testing.T) {
 
 func TestProbeSecured(t *testing.T) {
 	lab.Require(t, lab.RegistrySecured)
-	res, err, rec := run(t, &Prober{}, lab.RegistrySecured, 10*time.Second)
+	res, rec, err := run(t, &Prober{}, lab.RegistrySecured, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -208,7 +212,7 @@ func TestNothingElseDialled(t *testing.T) {
 			http.Redirect(w, r, "http://"+other+"/v2/a/tags/list", http.StatusTemporaryRedirect)
 		}
 	})
-	res, err, rec := run(t, &Prober{pageSize: 1}, addr, 5*time.Second)
+	res, rec, err := run(t, &Prober{pageSize: 1}, addr, 5*time.Second)
 	if !errors.Is(err, httpc.ErrRedirect) {
 		t.Errorf("error %v, want a refused redirect", err)
 	}
@@ -269,7 +273,7 @@ func TestScripted(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			addr := server(t, tt.handler)
-			res, err, _ := run(t, &Prober{}, addr, 5*time.Second)
+			res, _, err := run(t, &Prober{}, addr, 5*time.Second)
 			if err != nil {
 				t.Fatalf("Probe: %v", err)
 			}
@@ -313,8 +317,19 @@ func (h hostile) serve(t *testing.T) string {
 			go func() {
 				defer wg.Done()
 				defer c.Close()
-				go io.Copy(io.Discard, c)
 				go func() { <-stop; c.Close() }()
+				// Answer once the request is in, as an HTTP server does.
+				rd := bufio.NewReader(c)
+				for {
+					line, err := rd.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if line == "\r\n" {
+						break
+					}
+				}
+				go io.Copy(io.Discard, rd)
 				if _, err := io.WriteString(c, h.prefix); err != nil {
 					return
 				}
@@ -360,7 +375,7 @@ func TestHostileServers(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			start := time.Now()
-			res, err, _ := run(t, &Prober{}, addr, deadline)
+			res, _, err := run(t, &Prober{}, addr, deadline)
 			took := time.Since(start)
 			runtime.ReadMemStats(&after)
 			if took > deadline+500*time.Millisecond {
@@ -372,7 +387,7 @@ func TestHostileServers(t *testing.T) {
 			if res == nil || res.Status != ajar.StatusOpen || res.Exposure != nil {
 				t.Errorf("result %+v, want open", res)
 			}
-			if got := after.TotalAlloc - before.TotalAlloc; got > 4*maxBody {
+			if got := after.TotalAlloc - before.TotalAlloc; got > 6*maxBody {
 				t.Errorf("allocated %d bytes", got)
 			}
 		})

@@ -52,7 +52,7 @@ func (c *tapConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-func run(t *testing.T, addr string, timeout time.Duration) (*probe.Result, error, *recorder) {
+func run(t *testing.T, addr string, timeout time.Duration) (*probe.Result, *recorder, error) {
 	t.Helper()
 	at, err := ajar.ParseAddrPort(addr)
 	if err != nil {
@@ -68,7 +68,7 @@ func run(t *testing.T, addr string, timeout time.Duration) (*probe.Result, error
 		t.Fatal(`no prober registered as "rsync"`)
 	}
 	res, err := p.Probe(ctx, tg)
-	return res, err, rec
+	return res, rec, err
 }
 
 func TestRegistration(t *testing.T) {
@@ -83,7 +83,7 @@ func TestRegistration(t *testing.T) {
 
 func TestProbeOpen(t *testing.T) {
 	lab.Require(t, lab.RsyncOpen)
-	res, err, rec := run(t, lab.RsyncOpen, 10*time.Second)
+	res, rec, err := run(t, lab.RsyncOpen, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -145,7 +145,7 @@ func TestProbeOpen(t *testing.T) {
 
 func TestProbeSecured(t *testing.T) {
 	lab.Require(t, lab.RsyncSecured)
-	res, err, _ := run(t, lab.RsyncSecured, 10*time.Second)
+	res, _, err := run(t, lab.RsyncSecured, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -166,7 +166,7 @@ func TestProbeSecured(t *testing.T) {
 // empty filter list; never a password.
 func TestProbeReadOnly(t *testing.T) {
 	lab.Require(t, lab.RsyncOpen)
-	_, err, rec := run(t, lab.RsyncOpen, 10*time.Second)
+	_, rec, err := run(t, lab.RsyncOpen, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -309,7 +309,7 @@ func TestNothingElseDialled(t *testing.T) {
 		return "@ERROR: Unknown module\n"
 	}}
 	addr := d.serve(t)
-	res, err, rec := run(t, addr, 5*time.Second)
+	res, rec, err := run(t, addr, 5*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -381,7 +381,7 @@ func TestScripted(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			addr := daemon{greeting: "@RSYNCD: 30.0\n", answer: tt.answer}.serve(t)
-			res, err, _ := run(t, addr, 3*time.Second)
+			res, _, err := run(t, addr, 3*time.Second)
 			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
 				t.Errorf("error %v, want %v", err, tt.want)
 			}
@@ -438,7 +438,7 @@ func TestEndlessFileList(t *testing.T) {
 	}()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	res, err, _ := run(t, ln.Addr().String(), 5*time.Second)
+	res, _, err := run(t, ln.Addr().String(), 5*time.Second)
 	runtime.ReadMemStats(&after)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
@@ -521,7 +521,7 @@ func TestHostileServers(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			start := time.Now()
-			res, err, _ := run(t, addr, deadline)
+			res, _, err := run(t, addr, deadline)
 			took := time.Since(start)
 			runtime.ReadMemStats(&after)
 			if took > deadline+500*time.Millisecond {

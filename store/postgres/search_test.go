@@ -71,7 +71,7 @@ func world(t *testing.T, stores ...searchStore) {
 		}
 		if i%5 != 4 {
 			ev.Attribution = &ajar.Attribution{
-				Provider: pick("alibaba", "Alibaba", "aws", "hetzner", "Ägypten Net", "a_b%c", ""),
+				Provider: pick("alibaba", "Alibaba", "aws", "hetzner", "Egypt Net", "a_b%c", ""),
 				Hosting:  pick(ajar.HostingManaged, ajar.HostingCustomer, ajar.HostingUnknown, ""),
 				Country:  pick("CN", "US", "DE", "de", ""),
 				ASN:      []uint32{37963, 14618, 24940, 0, 4294967295}[rng.IntN(5)],
@@ -132,7 +132,7 @@ func world(t *testing.T, stores ...searchStore) {
 var searchQueries = []string{
 	``,
 	`protocol:elasticsearch class:cn_resident_id provider:alibaba status:exposed`,
-	`provider:ali*`, `provider:ALIBABA`, `provider:a_b%c`, `provider:a_b*`, `provider:ä*`, `provider:*net`,
+	`provider:ali*`, `provider:ALIBABA`, `provider:a_b%c`, `provider:a_b*`, `provider:e*`, `provider:*net`,
 	`-provider:aws`, `provider!=aws`, `provider!=ali*`,
 	`ip:47.100.0.0/14`, `ip:47.100.0.0/16 OR ip:2001:db8::/32`, `ip:1.2.3.0-9.255.255.255`,
 	`ip:::ffff:203.0.113.0/120`, `ip:203.0.113.5`, `ip>52.0.0.0`, `ip<=9.2.3.4`, `ip>=2001:db8::1000`, `ip<::1`, `ip!=47.100.0.0/16`,
@@ -246,9 +246,9 @@ func TestSearchErrors(t *testing.T) {
 	// Text PostgreSQL cannot hold (NUL, invalid UTF-8) is stored and
 	// searched for, not refused.
 	ev := ajar.Event{Schema: ajar.Schema, Time: time.Date(2026, 1, 10, 8, 0, 0, 0, time.UTC),
-		Target:      ajar.Target{Addr: netip.MustParseAddr("127.0.10.5"), Port: 6379},
-		Service:     ajar.Service{Transport: "tcp", Protocol: "redis", Product: "re\x00dis", Version: "7\xff"},
-		Plugin:      "redis", Status: ajar.StatusExposed,
+		Target:  ajar.Target{Addr: netip.MustParseAddr("127.0.10.5"), Port: 6379},
+		Service: ajar.Service{Transport: "tcp", Protocol: "redis", Product: "re\x00dis", Version: "7\xff"},
+		Plugin:  "redis", Status: ajar.StatusExposed,
 		Attribution: &ajar.Attribution{Org: "a\x00b"},
 		Exposure: &ajar.Exposure{Plugin: "redis", Access: ajar.AccessRead, Records: 1,
 			Datasets: []ajar.Dataset{{Name: "db\x00\xfe", Records: 1, Fields: []string{"k\x00"}}}},

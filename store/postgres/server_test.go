@@ -201,8 +201,10 @@ func TestReindex(t *testing.T) {
 	want := search(s)
 
 	// Back to the schema of migration 1.
-	if _, err := s.pool.Exec(ctx, `DROP TABLE terms, search, disclosures, api_keys, alert_rules, outbox, cursors;
-		DROP INDEX exposures_status_lower, exposures_protocol_lower, exposures_severity, exposures_records, exposures_first_seen;
+	if _, err := s.pool.Exec(ctx, `DROP TABLE terms, disclosures, api_keys, alert_rules, outbox, cursors;
+		DROP INDEX exposures_severity, exposures_records, exposures_bytes, exposures_first_seen, exposures_last_seen;
+		ALTER TABLE exposures DROP COLUMN product, DROP COLUMN version, DROP COLUMN provider, DROP COLUMN hosting,
+			DROP COLUMN asn, DROP COLUMN country, DROP COLUMN org, DROP COLUMN ransom, DROP COLUMN disclosure;
 		DELETE FROM schema_version WHERE version > 1`); err != nil {
 		t.Fatal(err)
 	}
@@ -218,6 +220,27 @@ func TestReindex(t *testing.T) {
 		g := got[q]
 		if g.Total != w.Total || keysOf(g) != keysOf(w) || !reflect.DeepEqual(g.Facets, w.Facets) {
 			t.Errorf("%q after reindex:\n got %d %s %v\nwant %d %s %v", q, g.Total, keysOf(g), g.Facets, w.Total, keysOf(w), w.Facets)
+		}
+	}
+}
+
+// TestFold: the fields the query language folds are stored folded as it
+// folds the values searched for (Unicode, as strings.ToLower and ToUpper).
+func TestFold(t *testing.T) {
+	ctx := context.Background()
+	s := newStores(t)(t)
+	ev := event("127.0.10.5", 6379, "redis", ajar.StatusExposed, t0, "s")
+	ev.Attribution = &ajar.Attribution{Provider: "Ägypten Net", Hosting: "Managed-Service", Country: "de"}
+	if err := s.Record(ctx, &ev); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"provider:ägypten*", "provider:\"ÄGYPTEN NET\"", "hosting:managed-service", "country:DE", "country:de"} {
+		res, err := s.Search(ctx, ajar.SearchRequest{Query: q, Facets: []string{"provider", "country"}})
+		if err != nil || res.Total != 1 {
+			t.Fatalf("%q: %+v %v", q, res, err)
+		}
+		if p, c := res.Facets["provider"][0].Value, res.Facets["country"][0].Value; p != "ägypten net" || c != "DE" {
+			t.Errorf("%q: facets provider %q country %q, want the folded values", q, p, c)
 		}
 	}
 }

@@ -1,6 +1,5 @@
 // Command labdata writes what the lab's file, registry, Prometheus and LDAP
-// servers serve: file trees, an LDIF, a Prometheus configuration, password
-// hashes, and the repositories it pushes to a lab registry.
+// servers serve: trees, configurations, an LDIF, and the registry's images.
 package main
 
 import (
