@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin/ajar
 DEMO_DB ?= $(CURDIR)/.demo/ajar.db
-LAB_TARGETS := 127.0.10.10-127.0.10.31
+LAB_TARGETS := 127.0.10.10-127.0.13.61
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: help build demo test test-deps lab-up lab-down lab-status vet lint unit fmt-check bench-discover bench-identify bench-serve bench-breach bench-cluster

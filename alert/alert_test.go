@@ -125,7 +125,7 @@ func newHook(t *testing.T, secret string) *hook {
 		defer h.mu.Unlock()
 		if err := Verify(secret, r.Header.Get("X-Ajar-Signature"), body, time.Now(), 5*time.Minute); err != nil {
 			h.bad++
-			http.Error(w, err.Error(), 401)
+			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
 		}
 		var p Payload

@@ -34,10 +34,6 @@ func connect(ctx context.Context, ap netip.AddrPort, timeout time.Duration) (boo
 	return open, err
 }
 
-// errZone marks an IPv6 address with a zone, which begin leaves to the
-// net package.
-var errZone = errors.New("address with a zone")
-
 // spareSockets keeps one idle socket per address family for a goroutine
 // that makes many attempts: a TCP socket whose connect failed can connect
 // again once disconnected, which costs less than a new socket and a close.

@@ -189,6 +189,9 @@ func (r *runner) start(j job, spare *spareSockets) {
 			switch {
 			case fd >= 0:
 				st.fd = fd
+			case err == errZone:
+				// Not attempted: the goroutine dials it through the net package.
+				s.Stats.Attempts.Add(-1)
 			case open:
 				r.finish(j, st.host, true, time.Since(st.start))
 				return
@@ -305,6 +308,10 @@ func (s *Scanner) connect(ctx context.Context, t ajar.Target) (bool, error) {
 	closeReset(c)
 	return true, nil
 }
+
+// errZone marks an IPv6 address with a zone, which begin leaves to the
+// net package.
+var errZone = errors.New("address with a zone")
 
 // dialConnect tries one TCP handshake with ap through a net.Dialer.
 func dialConnect(ctx context.Context, ap netip.AddrPort, timeout time.Duration) (bool, error) {

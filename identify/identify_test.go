@@ -1,10 +1,13 @@
 package identify
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,47 +91,119 @@ func FuzzMatchBanner(f *testing.F) {
 	})
 }
 
-// hostile starts a loopback server that runs serve on each connection.
+// hostile starts a server on 127.0.20.60 that runs serve on each
+// connection; at the end of the test it closes them all and waits for
+// every goroutine.
 func hostile(t *testing.T, serve func(net.Conn)) ajar.Target {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.20.60:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	t.Cleanup(func() { l.Close(); <-done })
-	go func() {
-		defer close(done)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns = map[net.Conn]bool{}
+	)
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Go(func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			go func() { serve(c); c.Close() }()
+			mu.Lock()
+			conns[c] = true
+			mu.Unlock()
+			wg.Go(func() {
+				serve(c)
+				c.Close()
+				mu.Lock()
+				delete(conns, c)
+				mu.Unlock()
+			})
 		}
-	}()
+	})
 	ap := l.Addr().(*net.TCPAddr).AddrPort()
 	return ajar.Target{Addr: ap.Addr(), Port: ap.Port()}
 }
 
+// garbage is a deterministic stream of random bytes.
+func garbage(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, seed^0x616a6172))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// TestHostileServersAreUnknownWithinTheTimeout: servers that say nothing,
+// say too much, say it too slowly or say nonsense are reported unknown
+// (empty protocol), each within the banner wait plus one step per hello
+// (as if they ran one after another) plus a margin.
 func TestHostileServersAreUnknownWithinTheTimeout(t *testing.T) {
 	opt := Options{BannerWait: 200 * time.Millisecond, StepTimeout: 300 * time.Millisecond, MaxBanner: 4096}
-	// At most the banner wait plus one step per hello, plus a margin.
 	bound := opt.BannerWait + time.Duration(len(hellos)+1)*opt.StepTimeout + 500*time.Millisecond
 	for _, tc := range []struct {
 		name  string
 		serve func(net.Conn)
 	}{
-		{"tarpit", func(c net.Conn) { _, _ = io.Copy(io.Discard, c) }},
-		{"endless", func(c net.Conn) {
-			junk := make([]byte, 64<<10)
-			for i := range junk {
-				junk[i] = 'z'
+		// Accepts, reads whatever comes and never answers.
+		{"silent", func(c net.Conn) { _, _ = io.Copy(io.Discard, c) }},
+		// Trickles a byte at a time, never a whole line, for ever.
+		{"tarpit", func(c net.Conn) {
+			for {
+				if _, err := c.Write([]byte{'z'}); err != nil {
+					return
+				}
+				time.Sleep(50 * time.Millisecond)
 			}
+		}},
+		{"endless", func(c net.Conn) {
+			junk := bytes.Repeat([]byte{'z'}, 64<<10)
 			for {
 				if _, err := c.Write(junk); err != nil {
 					return
 				}
+			}
+		}},
+		// Speaks first: random bytes, then listens.
+		{"garbage first", func(c net.Conn) {
+			if _, err := c.Write(garbage(1, 512)); err == nil {
+				_, _ = io.Copy(io.Discard, c)
+			}
+		}},
+		// Answers whatever it is sent with random bytes.
+		{"garbage answers", func(c net.Conn) {
+			buf := make([]byte, 4096)
+			for i := uint64(2); ; i++ {
+				if _, err := c.Read(buf); err != nil {
+					return
+				}
+				if _, err := c.Write(garbage(i, 256)); err != nil {
+					return
+				}
+			}
+		}},
+		// Silent until asked, then trickles an answer for ever.
+		{"slow answers", func(c net.Conn) {
+			if _, err := c.Read(make([]byte, 4096)); err != nil {
+				return
+			}
+			for {
+				if _, err := c.Write([]byte{'z'}); err != nil {
+					return
+				}
+				time.Sleep(50 * time.Millisecond)
 			}
 		}},
 		{"silent close", func(c net.Conn) {}},

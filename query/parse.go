@@ -253,9 +253,8 @@ func quoted(rs []rune, i int) (string, int, error) {
 }
 
 type parser struct {
-	toks  []token
-	i     int
-	depth int
+	toks []token
+	i    int
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }

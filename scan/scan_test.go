@@ -200,7 +200,7 @@ func TestTimeline(t *testing.T) {
 
 	// The owner sets a password: closed, with the reason.
 	srv.stop()
-	srv = startRedis(t, addr, "s3cret")
+	startRedis(t, addr, "s3cret")
 	t4 := t3.Add(2 * time.Hour)
 	evs = scanAt(t4)
 	if got := status(evs); got != "redis:closed" || !strings.Contains(evs[0].Detail, "requires authentication") {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -50,17 +51,36 @@ type Client struct {
 // identification saw TLS on the port. Certificates are not verified: the
 // scanner wants to see what the server gives, not to trust it.
 func New(t *probe.Target) *Client {
+	tlsCfg := &tls.Config{InsecureSkipVerify: true, ServerName: t.Host} //nolint:gosec // a scanner reads, it does not trust
 	tr := &http.Transport{
 		// No proxy from the environment: the only way out is the target dialer.
-		Proxy:                  nil,
-		DialContext:            t.Dialer.DialAddr,
-		TLSClientConfig:        &tls.Config{InsecureSkipVerify: true, ServerName: t.Host}, //nolint:gosec // a scanner reads, it does not trust
+		Proxy:       nil,
+		DialContext: t.Dialer.DialAddr,
+		// The engine's dialer already speaks TLS to a service identified
+		// behind it; wrap only a connection that is not TLS yet.
+		DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := t.Dialer.DialAddr(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			if _, ok := c.(*tls.Conn); ok {
+				return c, nil
+			}
+			tc := tls.Client(c, tlsCfg)
+			if err := tc.HandshakeContext(ctx); err != nil {
+				c.Close()
+				return nil, err
+			}
+			return tc, nil
+		},
+		TLSClientConfig:        tlsCfg,
 		TLSHandshakeTimeout:    5 * time.Second,
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: maxHeader,
-		MaxIdleConnsPerHost:    1,
-		IdleConnTimeout:        10 * time.Second,
-		ForceAttemptHTTP2:      false,
+		// One request, one connection: a server that writes outside an
+		// answer cannot leave data on an idle connection for the next.
+		DisableKeepAlives: true,
+		ForceAttemptHTTP2: false,
 	}
 	scheme := "http"
 	if t.Service.Transport == "tls" {

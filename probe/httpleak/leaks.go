@@ -85,8 +85,9 @@ func parseGitHead(b []byte) string {
 	return s
 }
 
-// gitSection matches a section header of git's configuration:
-// [core], [remote "origin"], [branch "main"].
+// gitSection matches a section header of git's configuration file
+// (https://git-scm.com/docs/git-config#_configuration_file): [core],
+// [remote "origin"], [branch "main"].
 var gitSection = regexp.MustCompile(`^\[([A-Za-z0-9.-]+)(?:\s+"((?:[^"\\]|\\.)*)")?\]$`)
 
 // parseGitConfig reads a .git/config into flattened keys
@@ -139,10 +140,12 @@ var (
 	cellOpen = regexp.MustCompile(`(?is)<t([dh])[^>]*>(.*?)(?:</t[dh]>|$)`)
 )
 
-// parseServerStatus reads an Apache mod_status page: its server version
-// and the client, virtual host and request of each scoreboard row. ok is
-// false when the page is not one. nginx's stub_status ("Active
-// connections: 3") is recognised too, with no rows.
+// parseServerStatus reads an Apache mod_status page
+// (https://httpd.apache.org/docs/2.4/mod/mod_status.html): its server
+// version and the client, virtual host and request of each scoreboard row.
+// ok is false when the page is not one. nginx's stub_status ("Active
+// connections: 3", https://nginx.org/en/docs/http/ngx_http_stub_status_module.html)
+// is recognised too, with no rows.
 func parseServerStatus(b []byte) (version string, rows []statusRow, ok bool) {
 	s := string(b)
 	if strings.HasPrefix(s, "Active connections:") {
@@ -196,7 +199,8 @@ func text(s string) string {
 
 var phpRow = regexp.MustCompile(`(?is)<tr><td class="e">(.*?)</td><td class="v">(.*?)</td>`)
 
-// parsePHPInfo reads the tables of a phpinfo() page: its settings, the
+// parsePHPInfo reads the tables of a phpinfo() page
+// (https://www.php.net/manual/en/function.phpinfo.php): its settings, the
 // environment and the server variables, as name and value. ok is false
 // when the page is not one.
 func parsePHPInfo(b []byte) (version string, vars []kv, ok bool) {

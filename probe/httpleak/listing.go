@@ -19,8 +19,10 @@ type listed struct {
 	Exact bool
 }
 
-// Listing pages of the common servers: nginx's autoindex ("Index of /"),
-// Apache's mod_autoindex (the same title; a table or a <pre>), lighttpd's
+// Listing pages of the common servers: nginx's autoindex ("Index of /",
+// https://nginx.org/en/docs/http/ngx_http_autoindex_module.html), Apache's
+// mod_autoindex (the same title; a table or a <pre>,
+// https://httpd.apache.org/docs/2.4/mod/mod_autoindex.html), lighttpd's
 // dirlisting, Python's http.server ("Directory listing for /") and IIS
 // ("[To Parent Directory]").
 var listingMarks = regexp.MustCompile(`(?i)<title>\s*(index of /|directory listing for /)|\[to parent directory\]|<title>[^<]* - /[^<]*</title>`)

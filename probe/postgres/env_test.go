@@ -81,7 +81,7 @@ func TestEnvironmentCannotChangeTheConnection(t *testing.T) {
 			rest, _ := io.ReadAll(io.LimitReader(c, 1<<16))
 			sent <- rest
 		})
-		res, err, _ := probeHostile(t, addr, 5*time.Second)
+		res, _, err := probeHostile(t, addr, 5*time.Second)
 		if err != nil || res.Status != ajar.StatusProtected {
 			t.Fatalf("result %+v, error %v; want protected", res, err)
 		}
@@ -154,7 +154,7 @@ func TestEnvironmentCannotChangeTheConnection(t *testing.T) {
 		t.Setenv("PGSERVICE", "ajar")
 		accepted := make(chan struct{}, 1)
 		addr := serve(t, func(net.Conn) { accepted <- struct{}{} })
-		res, err, _ := probeHostile(t, addr, 2*time.Second)
+		res, _, err := probeHostile(t, addr, 2*time.Second)
 		if err == nil || res.Status != ajar.StatusOpen {
 			t.Errorf("result %+v, error %v; want open with an error", res, err)
 		}

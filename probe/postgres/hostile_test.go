@@ -106,13 +106,13 @@ func authRequest(typ uint32, data ...byte) []byte {
 }
 
 // probeHostile probes addr with a deadline and reports how long it took.
-func probeHostile(t *testing.T, addr string, deadline time.Duration) (*probe.Result, error, time.Duration) {
+func probeHostile(t *testing.T, addr string, deadline time.Duration) (*probe.Result, time.Duration, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	start := time.Now()
 	res, err := (&Prober{}).Probe(ctx, target(t, addr, probe.DefaultOptions()))
-	return res, err, time.Since(start)
+	return res, time.Since(start), err
 }
 
 func TestHostileServers(t *testing.T) {
@@ -182,7 +182,7 @@ func TestHostileServers(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			addr := serve(t, c.handle)
-			res, err, took := probeHostile(t, addr, deadline)
+			res, took, err := probeHostile(t, addr, deadline)
 			if err == nil {
 				t.Fatalf("no error; result %+v", res)
 			}
@@ -239,7 +239,7 @@ func TestServerRefusals(t *testing.T) {
 				rest, _ := io.ReadAll(io.LimitReader(conn, 1<<16))
 				sent <- rest
 			})
-			res, err, _ := probeHostile(t, addr, 5*time.Second)
+			res, _, err := probeHostile(t, addr, 5*time.Second)
 			if res == nil || res.Status != c.status || !strings.Contains(res.Detail, c.detail) {
 				t.Fatalf("result %+v (error %v), want %s with %q", res, err, c.status, c.detail)
 			}

@@ -86,7 +86,7 @@ func target(t *testing.T, addr string) (*probe.Target, *tapDialer) {
 	return &probe.Target{Target: at, Dialer: d, Options: probe.DefaultOptions()}, d
 }
 
-func run(t *testing.T, addr string, timeout time.Duration) (*probe.Result, error, *tapDialer) {
+func run(t *testing.T, addr string, timeout time.Duration) (*probe.Result, *tapDialer, error) {
 	t.Helper()
 	tg, d := target(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -96,7 +96,7 @@ func run(t *testing.T, addr string, timeout time.Duration) (*probe.Result, error
 		t.Fatal(`no prober registered as "redis"`)
 	}
 	res, err := p.Probe(ctx, tg)
-	return res, err, d
+	return res, d, err
 }
 
 func TestRegistration(t *testing.T) {
@@ -114,7 +114,7 @@ func TestRegistration(t *testing.T) {
 
 func TestProbeOpen(t *testing.T) {
 	lab.Require(t, lab.RedisOpen)
-	res, err, _ := run(t, lab.RedisOpen, 10*time.Second)
+	res, _, err := run(t, lab.RedisOpen, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -188,7 +188,7 @@ func TestProbeOpen(t *testing.T) {
 
 func TestProbeSecured(t *testing.T) {
 	lab.Require(t, lab.RedisSecured)
-	res, err, _ := run(t, lab.RedisSecured, 10*time.Second)
+	res, _, err := run(t, lab.RedisSecured, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -204,7 +204,7 @@ func TestProbeSecured(t *testing.T) {
 // against the read-only list.
 func TestProbeReadOnly(t *testing.T) {
 	lab.Require(t, lab.RedisOpen)
-	_, err, d := run(t, lab.RedisOpen, 10*time.Second)
+	_, d, err := run(t, lab.RedisOpen, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
@@ -314,7 +314,7 @@ func TestHostileServers(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			start := time.Now()
-			res, err, _ := run(t, addr, deadline)
+			res, _, err := run(t, addr, deadline)
 			took := time.Since(start)
 			runtime.ReadMemStats(&after)
 
@@ -361,7 +361,7 @@ func TestScripted(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			addr := hostile{prefix: tt.script}.serve(t)
-			res, err, _ := run(t, addr, time.Second)
+			res, _, err := run(t, addr, time.Second)
 			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
 				t.Errorf("error %v, want %v", err, tt.want)
 			}

@@ -9,7 +9,8 @@ import (
 )
 
 // Once a module is opened and the arguments sent, the daemon speaks the
-// binary protocol of rsync's io.c and flist.c: from protocol 23 on, what
+// binary protocol of rsync's io.c and flist.c
+// (https://github.com/RsyncProject/rsync): from protocol 23 on, what
 // it sends is multiplexed in frames, and the data frames carry the file
 // list. This reader asks for protocol 29, the last before variable-length
 // integers, which every daemon from rsync 2.6.4 on speaks.
