@@ -238,6 +238,14 @@ func (r *run) handle(ctx context.Context, t ajar.Target) {
 		r.record(&ev)
 		return
 	}
+	// Several probes may run on one port (an HTTP API and the generic HTTP
+	// leaks). Each verdict is recorded; a probe without one ("not my
+	// protocol", or it could not decide) is recorded only when no probe
+	// reached a verdict, and then once, preferring the probe of the
+	// identified protocol.
+	var fallback *ajar.Event
+	fallbackSpecific := false
+	verdicts := 0
 	for _, p := range probers {
 		pt := &probe.Target{Target: t, Service: svc, Dialer: d, Options: r.cfg.Probe}
 		res, perr := safeProbe(tctx, p, pt)
@@ -269,9 +277,22 @@ func (r *run) handle(ctx context.Context, t ajar.Target) {
 		if perr != nil && ev.Detail == "" {
 			ev.Detail = perr.Error()
 		}
+		if ev.Status == ajar.StatusOpen {
+			specific := slices.Contains(p.Protocols(), svc.Protocol)
+			if fallback == nil || specific && !fallbackSpecific {
+				e := ev
+				fallback, fallbackSpecific = &e, specific
+			}
+			continue
+		}
+		verdicts++
 		r.record(&ev)
 	}
+	if verdicts == 0 && fallback != nil {
+		r.record(fallback)
+	}
 }
+
 
 // probersFor picks the probes for a service: those of its protocol, and the
 // generic HTTP ones on any HTTP service (leaks beside an API are separate
