@@ -54,6 +54,26 @@ func TestDone(t *testing.T) {
 	}
 }
 
+func TestHTTPDone(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel", false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", true},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", false},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", true},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", true},
+		{"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end", false},
+		{"HTTP/1.1 200 OK\r\nContent-Le", false},
+		{"+PONG\r\n", true},
+	} {
+		if got := httpDone([]byte(tc.in)); got != tc.want {
+			t.Errorf("httpDone(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestClickHouseVersion(t *testing.T) {
 	s, ok := matchClickHouse([]byte("\x00\x0aClickHouse\x12\x10\xad\xa8\x03\x0dAsia/Shanghai"))
 	if !ok || s.Version != "18.16" {

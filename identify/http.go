@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/ajar-scan/ajar"
@@ -39,8 +40,8 @@ func get(ctx context.Context, t ajar.Target, dial Dialer, opt Options, path stri
 }
 
 // httpDone stops reading an answer that is not HTTP at all, or an HTTP
-// answer whose body arrived whole (for servers that keep the connection open
-// despite Connection: close).
+// answer whose body arrived whole, by its length or its last chunk (for
+// servers that keep the connection open despite Connection: close).
 func httpDone(b []byte) bool {
 	if len(b) >= 5 && !bytes.HasPrefix(b, []byte("HTTP/")) {
 		return true
@@ -56,6 +57,11 @@ func httpDone(b []byte) bool {
 	resp.Body.Close()
 	if resp.ContentLength >= 0 {
 		return len(b)-(end+4) >= int(resp.ContentLength)
+	}
+	if slices.Contains(resp.TransferEncoding, "chunked") {
+		// The last chunk has size 0 (RFC 9112 §7.1); trailers are rare.
+		body := b[end+4:]
+		return bytes.HasPrefix(body, []byte("0\r\n\r\n")) || bytes.HasSuffix(body, []byte("\r\n0\r\n\r\n"))
 	}
 	return false
 }

@@ -1,5 +1,6 @@
 // Package identify tells which protocol answers on an open port, whatever
-// its number: it reads a banner, tries TLS, then sends protocol hellos.
+// its number: it reads a banner and, on other connections, sends protocol
+// hellos (a TLS ClientHello among them) a few at a time.
 package identify
 
 import (

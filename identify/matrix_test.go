@@ -274,23 +274,39 @@ func offersTLS(t *testing.T, ap netip.AddrPort, protocol string) bool {
 // same, so naming it Prometheus would be a guess. It stays "http", and the
 // generic http-leak probe, which the scan runs on every HTTP service,
 // reports it protected: the scan records it as identified and refusing.
+// The probe runs as the scan runs it: behind TLS, on connections the
+// engine's dialer wraps in TLS.
 func TestMatrixPrometheusSecured(t *testing.T) {
 	lab.Require(t, lab.PrometheusSecured)
 	ap := netip.MustParseAddrPort(lab.PrometheusSecured)
-	svc := identifyAt(t, ap)
-	if svc.Protocol != "http" || svc.HTTP == nil || svc.HTTP.Status != 401 {
-		t.Fatalf("identified %+v, want http answering 401", svc)
-	}
-	target := ajar.Target{Addr: ap.Addr(), Port: ap.Port()}
-	d := &probe.TargetDialer{Target: target, Timeout: 2 * time.Second}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	res, err := (&httpleak.Prober{}).Probe(ctx, &probe.Target{Target: target, Service: svc, Dialer: d, Options: probe.DefaultOptions()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Status != ajar.StatusProtected || res.Exposure != nil {
-		t.Errorf("http-leak: %+v, want protected", res)
+	cert := newCert(t, "matrix.ajar.test", nil)
+	for _, tc := range []struct {
+		name string
+		addr netip.AddrPort
+	}{
+		{"in clear", ap},
+		{"through TLS", tlsFront(t, ap.String(), cert)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc := identifyAt(t, tc.addr)
+			if svc.Protocol != "http" || svc.HTTP == nil || svc.HTTP.Status != 401 {
+				t.Fatalf("identified %+v, want http answering 401", svc)
+			}
+			target := ajar.Target{Addr: tc.addr.Addr(), Port: tc.addr.Port()}
+			d := &probe.TargetDialer{Target: target, Timeout: 2 * time.Second}
+			if svc.Transport == "tls" {
+				d.TLS = probe.InsecureTLS("")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			res, err := (&httpleak.Prober{}).Probe(ctx, &probe.Target{Target: target, Service: svc, Dialer: d, Options: probe.DefaultOptions()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != ajar.StatusProtected || res.Exposure != nil {
+				t.Errorf("http-leak: %+v, want protected", res)
+			}
+		})
 	}
 }
 

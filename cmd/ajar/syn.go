@@ -20,6 +20,24 @@ func (a *app) synRun(ctx context.Context, f *discoverFlags, w *walk, found func(
 		fmt.Fprintf(a.stderr, "ajar: --syn: %v; falling back to connect mode\n", err)
 		return discoverStats{}, false, nil
 	}
+	// A SYN scan covers IPv4, all loopback or none: decide before sending,
+	// so that no port is reported twice by a scan that falls back midway.
+	loop, other := false, false
+	for r := range w.space.Ranges() {
+		if !r.First.Is4() {
+			fmt.Fprintf(a.stderr, "ajar: --syn: %v; scanning in connect mode\n", syn.ErrNotIPv4)
+			return discoverStats{}, false, nil
+		}
+		if r.First.IsLoopback() && r.Last.IsLoopback() {
+			loop = true
+		} else {
+			other = true
+		}
+	}
+	if loop && other {
+		fmt.Fprintf(a.stderr, "ajar: --syn: %v; scanning in connect mode\n", syn.ErrMixed)
+		return discoverStats{}, false, nil
+	}
 	var c syn.Counters
 	opt := syn.Options{Rate: f.rate, Retries: f.retries, Wait: f.timeout, Counters: &c}
 	start := time.Now()

@@ -281,12 +281,15 @@ func (e *engine) send(ctx context.Context, fail context.CancelCauseFunc, fd int)
 			putSYN(bufs[i][:], e.sess.src, p.dst, e.sess.sport, p.port, e.sess.key.cookie(p.dst, p.port, e.sess.sport))
 			binary.BigEndian.PutUint32(addrs[i].Addr[:], p.dst)
 		}
+		// Stamped before the send: on loopback the answers, or their loss
+		// to a full receive queue, happen inside the system call, and a
+		// loss must find the batch sent before it (see receive).
+		b.sent = e.now()
 		if err := e.sendAll(ctx, fd, hdrs[:b.n]); err != nil {
 			fail(err)
 			return
 		}
 		e.c.Sent.Add(int64(b.n))
-		b.sent = e.now()
 		e.tab.sent(b)
 		e.inflight.Add(-1)
 	}

@@ -195,7 +195,9 @@ const maxFacetValues = 20
 func facet(ctx context.Context, tx pgx.Tx, f string, c query.Compiled) ([]ajar.FacetCount, error) {
 	var q string
 	if f == "class" {
-		q = "SELECT t.value AS v, count(DISTINCT e.id) AS n" + from +
+		// count(*) counts exposures: the terms key (exposure, kind, value)
+		// joins each exposure to a value at most once.
+		q = "SELECT t.value AS v, count(*) AS n" + from +
 			" JOIN terms t ON t.exposure = e.id AND t.kind = 'class' WHERE " + c.Where + " GROUP BY v"
 	} else {
 		col := dialect.Column(f)
