@@ -33,7 +33,9 @@ var dialect = query.Dialect{
 			// The compiler compares with 1 and 0.
 			return "(e.ransom::integer)"
 		case "open_for":
-			return "(trunc(extract(epoch FROM coalesce(e.closed_at, e.last_seen)) - extract(epoch FROM e.first_seen))::bigint)"
+			// An interval cut to whole seconds (as SQLite's integer
+			// division cuts nanoseconds), spelled as exposures_open_for.
+			return "date_trunc('second', coalesce(e.closed_at, e.last_seen) - e.first_seen)"
 		case "port":
 			// PostgreSQL types a parameter after the column it meets: as
 			// integer, port>99999999999 would fail to encode instead of
@@ -60,9 +62,10 @@ var dialect = query.Dialect{
 		// LIKE, whatever the database's locale.
 		return "lower((" + x + `) COLLATE "C")`
 	},
-	Addr:    func(a netip.Addr) any { return normalAddr(a) },
-	Time:    func(t time.Time) any { return t.UTC() },
-	Seconds: func(d time.Duration) any { return int64(d / time.Second) },
+	Addr: func(a netip.Addr) any { return normalAddr(a) },
+	Time: func(t time.Time) any { return t.UTC() },
+	// Whole seconds, as an interval: compared with Column("open_for").
+	Seconds: func(d time.Duration) any { return d.Truncate(time.Second) },
 }
 
 // isName reports whether s is a lowercase word: safe to put in SQL as is.
@@ -75,8 +78,9 @@ func isName(s string) bool {
 	return s != ""
 }
 
-// Search answers a query of the search language, ordered like List. Count,
-// page and facets are read in one snapshot.
+// Search answers a query of the search language, ordered like List. The
+// total, the page and the facets are read in one snapshot and one round
+// trip.
 func (s *Store) Search(ctx context.Context, r ajar.SearchRequest) (*ajar.SearchResult, error) {
 	tree, err := query.Parse(r.Query)
 	if err != nil {
@@ -117,34 +121,30 @@ func (s *Store) Search(ctx context.Context, r ajar.SearchRequest) (*ajar.SearchR
 	}
 
 	res := &ajar.SearchResult{}
-	err = s.read(ctx, "search", func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, "SELECT count(*)"+from+" WHERE "+c.Where, c.Args...).Scan(&res.Total); err != nil {
+	var b pgx.Batch
+	b.Queue("SELECT count(*)"+from+" WHERE "+c.Where, c.Args...).QueryRow(func(row pgx.Row) error {
+		if err := row.Scan(&res.Total); err != nil {
 			return fmt.Errorf("count: %w", err)
-		}
-		if err := page(ctx, tx, c, after, limit, res); err != nil {
-			return err
-		}
-		if len(r.Facets) > 0 {
-			res.Facets = map[string][]ajar.FacetCount{}
-		}
-		for _, f := range r.Facets {
-			fc, err := facet(ctx, tx, f, c)
-			if err != nil {
-				return fmt.Errorf("facet %s: %w", f, err)
-			}
-			res.Facets[f] = fc
 		}
 		return nil
 	})
+	queuePage(&b, c, after, limit, res)
+	if len(r.Facets) > 0 {
+		res.Facets = map[string][]ajar.FacetCount{}
+	}
+	for _, f := range r.Facets {
+		queueFacet(&b, f, c, res)
+	}
+	err = s.read(ctx, "search", func(tx pgx.Tx) error { return tx.SendBatch(ctx, &b).Close() })
 	if err != nil {
 		return nil, err
 	}
 	return res, nil
 }
 
-// page reads up to limit records matching c after the cursor into res, and
-// sets its next cursor when more follow.
-func page(ctx context.Context, tx pgx.Tx, c query.Compiled, after *cursor, limit int, res *ajar.SearchResult) error {
+// queuePage queues in b the read of up to limit records matching c after
+// the cursor into res, which sets res.NextCursor when more follow.
+func queuePage(b *pgx.Batch, c query.Compiled, after *cursor, limit int, res *ajar.SearchResult) {
 	where, args := c.Where, slices.Clone(c.Args)
 	arg := func(v any) string {
 		args = append(args, v)
@@ -154,45 +154,43 @@ func page(ctx context.Context, tx pgx.Tx, c query.Compiled, after *cursor, limit
 		where = "(" + where + ") AND (e.ip, e.port, e.plugin) > (" +
 			arg(after.addr) + "::inet, " + arg(int32(after.port)) + ", " + arg(pgText(after.plugin)) + ")"
 	}
-	rows, err := tx.Query(ctx, "SELECT e.id, e.last, e.ip, e.port, e.plugin"+from+" WHERE "+where+
-		" ORDER BY e.ip, e.port, e.plugin LIMIT "+arg(limit+1), args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var last cursor
-	for rows.Next() {
-		var (
-			id   int64
-			js   []byte
-			cur  cursor
-			port int32
-		)
-		if err := rows.Scan(&id, &js, &cur.addr, &port, &cur.plugin); err != nil {
-			return err
+	q := "SELECT e.id, e.last, e.ip, e.port, e.plugin" + from + " WHERE " + where +
+		" ORDER BY e.ip, e.port, e.plugin LIMIT " + arg(limit+1)
+	b.Queue(q, args...).Query(func(rows pgx.Rows) error {
+		var last cursor
+		for rows.Next() {
+			var (
+				id   int64
+				js   []byte
+				cur  cursor
+				port int32
+			)
+			if err := rows.Scan(&id, &js, &cur.addr, &port, &cur.plugin); err != nil {
+				return err
+			}
+			cur.port = uint16(port)
+			if len(res.Items) == limit {
+				res.NextCursor = last.encode()
+				break
+			}
+			ev, err := decodeEvent(js)
+			if err != nil {
+				return fmt.Errorf("exposure %d: %w", id, err)
+			}
+			res.Items = append(res.Items, ajar.Record{ID: id, Last: ev})
+			last = cur
 		}
-		cur.port = uint16(port)
-		if len(res.Items) == limit {
-			res.NextCursor = last.encode()
-			break
-		}
-		ev, err := decodeEvent(js)
-		if err != nil {
-			return fmt.Errorf("exposure %d: %w", id, err)
-		}
-		res.Items = append(res.Items, ajar.Record{ID: id, Last: ev})
-		last = cur
-	}
-	return rows.Err()
+		return rows.Err()
+	})
 }
 
 // maxFacetValues is how many values a facet lists, most frequent first.
 const maxFacetValues = 20
 
-// facet counts the matching exposures by value of field f, most frequent
-// first, then by value (bytewise, or numerically for numbers); a missing
-// value counts as "unknown".
-func facet(ctx context.Context, tx pgx.Tx, f string, c query.Compiled) ([]ajar.FacetCount, error) {
+// queueFacet queues in b the count of the exposures matching c by value of
+// field f into res.Facets[f]: most frequent first, then by value (bytewise,
+// or numerically for numbers), a missing value counted as "unknown".
+func queueFacet(b *pgx.Batch, f string, c query.Compiled, res *ajar.SearchResult) {
 	var q string
 	if f == "class" {
 		// count(*) counts exposures: the terms key (exposure, kind, value)
@@ -209,25 +207,26 @@ func facet(ctx context.Context, tx pgx.Tx, f string, c query.Compiled) ([]ajar.F
 	// Ordered by the value as it is (a port numerically), named as text.
 	q = "SELECT f.v::text AS value, f.n FROM (" + q + ") f ORDER BY f.n DESC, f.v IS NULL, f.v LIMIT " +
 		dialect.Placeholder(len(c.Args)+1)
-	rows, err := tx.Query(ctx, q, append(slices.Clone(c.Args), maxFacetValues)...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []ajar.FacetCount{}
-	for rows.Next() {
-		var v *string
-		var n int64
-		if err := rows.Scan(&v, &n); err != nil {
-			return nil, err
+	b.Queue(q, append(slices.Clone(c.Args), maxFacetValues)...).Query(func(rows pgx.Rows) error {
+		out := []ajar.FacetCount{}
+		for rows.Next() {
+			var v *string
+			var n int64
+			if err := rows.Scan(&v, &n); err != nil {
+				return fmt.Errorf("facet %s: %w", f, err)
+			}
+			fc := ajar.FacetCount{Value: "unknown", Count: n}
+			if v != nil {
+				fc.Value = *v
+			}
+			out = append(out, fc)
 		}
-		fc := ajar.FacetCount{Value: "unknown", Count: n}
-		if v != nil {
-			fc.Value = *v
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("facet %s: %w", f, err)
 		}
-		out = append(out, fc)
-	}
-	return out, rows.Err()
+		res.Facets[f] = out
+		return nil
+	})
 }
 
 // cursor is the sort key of the last item of a page.

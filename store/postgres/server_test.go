@@ -202,7 +202,7 @@ func TestReindex(t *testing.T) {
 
 	// Back to the schema of migration 1.
 	if _, err := s.pool.Exec(ctx, `DROP TABLE terms, disclosures, api_keys, alert_rules, outbox, cursors;
-		DROP INDEX exposures_severity, exposures_records, exposures_bytes, exposures_first_seen, exposures_last_seen;
+		DROP INDEX exposures_severity, exposures_records, exposures_bytes, exposures_first_seen, exposures_last_seen, exposures_open_for;
 		ALTER TABLE exposures DROP COLUMN product, DROP COLUMN version, DROP COLUMN provider, DROP COLUMN hosting,
 			DROP COLUMN asn, DROP COLUMN country, DROP COLUMN org, DROP COLUMN ransom, DROP COLUMN disclosure;
 		DELETE FROM schema_version WHERE version > 1`); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/ajar-scan/ajar"
 	"github.com/ajar-scan/ajar/query"
@@ -16,7 +17,9 @@ func index(ctx context.Context, tx *sql.Tx, id int64, e *ajar.Event) error {
 	var provider, hosting, country, org any
 	var asn any
 	if a := e.Attribution; a != nil {
-		provider, hosting, country, org = nullString(a.Provider), nullString(a.Hosting), nullString(a.Country), nullString(a.Org)
+		// Folded as the query language folds search terms (Unicode-aware).
+		provider, hosting = nullString(strings.ToLower(a.Provider)), nullString(strings.ToLower(a.Hosting))
+		country, org = nullString(strings.ToUpper(a.Country)), nullString(a.Org)
 		if a.ASN != 0 {
 			asn = int64(a.ASN)
 		}
@@ -31,10 +34,10 @@ func index(ctx context.Context, tx *sql.Tx, id int64, e *ajar.Event) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE exposures SET
 			product = coalesce(?, product),
 			version = coalesce(?, version),
-			provider = coalesce(lower(?), provider),
-			hosting = coalesce(lower(?), hosting),
+			provider = coalesce(?, provider),
+			hosting = coalesce(?, hosting),
 			asn = coalesce(?, asn),
-			country = coalesce(upper(?), country),
+			country = coalesce(?, country),
 			org = coalesce(?, org),
 			ransom = coalesce(?, ransom)
 		WHERE id = ?`,

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -215,6 +216,12 @@ func topValues(m map[string]int64) []ajar.FacetCount {
 				return 1
 			}
 			return -1
+		}
+		// Numbers (port, asn) in numeric order, as the SQL facets give them.
+		if x, err1 := strconv.ParseInt(a.Value, 10, 64); err1 == nil {
+			if y, err2 := strconv.ParseInt(b.Value, 10, 64); err2 == nil {
+				return cmp.Compare(x, y)
+			}
 		}
 		return strings.Compare(a.Value, b.Value)
 	})
