@@ -293,7 +293,6 @@ func (r *run) handle(ctx context.Context, t ajar.Target) {
 	}
 }
 
-
 // probersFor picks the probes for a service: those of its protocol, and the
 // generic HTTP ones on any HTTP service (leaks beside an API are separate
 // exposures of the same port).
