@@ -13,11 +13,10 @@ pouchdb_missing() {
 pouchdb_comm() { echo node; }
 pouchdb_ready() { port_open "$(svc_host "$1")" "$(svc_port "$1")"; }
 
-pouchdb_init() {
-	local s=$1
-	mkdir -p "$(svc_dir "$s")"
-	"$LAB_SRC/pouchdb/install" || lab_die "$s: npm install of express-pouchdb failed"
-	touch "$(svc_dir "$s")/initialized"
+# pouchdb_prepare installs the npm packages into this checkout (quick when
+# they are there): the servers and the probe tests run from it.
+pouchdb_prepare() {
+	"$LAB_SRC/pouchdb/install" || lab_die "npm install of express-pouchdb (lab/pouchdb/install) failed"
 }
 
 pouchdb_start() {

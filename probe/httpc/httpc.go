@@ -77,10 +77,9 @@ func New(t *probe.Target) *Client {
 		TLSHandshakeTimeout:    5 * time.Second,
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: maxHeader,
-		// One request, one connection: a server that writes outside an
-		// answer cannot leave data on an idle connection for the next.
-		DisableKeepAlives: true,
-		ForceAttemptHTTP2: false,
+		MaxIdleConnsPerHost:    1,
+		IdleConnTimeout:        10 * time.Second,
+		ForceAttemptHTTP2:      false,
 	}
 	scheme := "http"
 	if t.Service.Transport == "tls" {
