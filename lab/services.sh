@@ -175,6 +175,10 @@ svc_stop() {
 		fi
 	fi
 	rm -f "$(svc_pidfile "$s")"
+	# A kind may have helpers to stop after its server (RabbitMQ's epmd).
+	if declare -F "$(svc_kind "$s")_poststop" >/dev/null; then
+		"$(svc_kind "$s")_poststop" "$s"
+	fi
 }
 
 # port_open HOST PORT: something accepts TCP connections there.

@@ -127,3 +127,15 @@ rabbitmq_seed() {
 		sleep 0.5
 	done
 }
+
+# rabbitmq_poststop ends the epmd the service's node started: it outlives the
+# node. It is the epmd listening on the service's own address and port.
+rabbitmq_poststop() {
+	local s=$1 port pid
+	port=$(rabbitmq_var "$s" EPMD)
+	for pid in $(ss -Htlnp "sport = :$port" 2>/dev/null | grep -F "$(svc_host "$s"):$port" | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do
+		if [[ $(cat "/proc/$pid/comm" 2>/dev/null) == epmd ]]; then
+			kill "$pid" 2>/dev/null || true
+		fi
+	done
+}

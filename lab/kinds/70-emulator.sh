@@ -40,12 +40,13 @@ emulator_ready() { port_open "$(svc_host "$1")" "$(svc_port "$1")"; }
 
 # emulator_bin builds lab/cmd/emulators once per lab/up into the lab's bin.
 emulator_bin() {
-	local bin=$AJAR_LAB_DIR/bin/emulators
+	local bin=$AJAR_LAB_DIR/bin/emulators tmp
 	if [[ -z ${EMULATOR_BUILT:-} ]]; then
 		mkdir -p "$AJAR_LAB_DIR/bin"
-		(cd "$LAB_REPO" && go build -o "$bin.new" ./lab/cmd/emulators) || lab_die "building lab/cmd/emulators failed"
-		lab_replace "$bin.new" "$bin"
-		rm -f "$bin.new"
+		tmp=$(mktemp -d)
+		(cd "$LAB_REPO" && go build -o "$tmp/emulators" ./lab/cmd/emulators) || lab_die "building lab/cmd/emulators failed"
+		lab_replace "$tmp/emulators" "$bin"
+		rm -rf "$tmp"
 		EMULATOR_BUILT=1
 	fi
 	echo "$bin"
