@@ -201,6 +201,19 @@ for mode in connect syn; do
 	echo "(e) $mode: ${E[$mode]} (seconds, MB, open ports)" >&2
 done
 
+# (f) the rate limit: 127.1.0.0/16 × 3 ports (every port refuses, so no
+# retries) at a set rate; the achieved rate over the whole run, start-up
+# included, against the one asked for.
+declare -A F
+F_N=$((65536 * 3))
+for want in 5000 20000; do
+	t0=$(now)
+	bin/ajar discover 127.1.0.0/16 -p 1-3 --rate "$want" --timeout 200ms -q >/dev/null
+	t1=$(now)
+	F[$want]=$(awk -v n=$F_N -v a="$t0" -v b="$t1" -v w="$want" 'BEGIN { s = (b - a) / 1e9; printf "%.2f %.0f %+.2f", s, n / s, 100 * (n / s / w - 1) }')
+	echo "(f) --rate $want: ${F[$want]} (seconds, achieved/s, deviation %)" >&2
+done
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f ×", a / b }'; }
 
 {
@@ -248,5 +261,12 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f ×", a / b }'; }
 	echo "| e | ajar (connect) 127.1.0.0/16 × 10 ports ($E_N targets, $o open) | $s | $(awk -v n=$E_N -v s="$s" 'BEGIN { printf "%.0f/s", n / s }') | $m MB |"
 	read -r s m o <<<"${E[syn]}"
 	echo "| e | $syn_name 127.1.0.0/16 × 10 ports ($E_N targets, $o open) | $s | $(awk -v n=$E_N -v s="$s" 'BEGIN { printf "%.0f/s", n / s }') | $m MB |"
+	echo
+	echo "| case | rate asked | seconds | rate achieved | deviation |"
+	echo "|---|---:|---:|---:|---:|"
+	for want in 5000 20000; do
+		read -r s got dev <<<"${F[$want]}"
+		echo "| f | $want/s ($F_N targets, 127.1.0.0/16 × 3) | $s | $got/s | $dev % |"
+	done
 } >"$OUT"
 cat "$OUT"
