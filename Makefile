@@ -4,6 +4,8 @@ GO ?= go
 BIN := bin/ajar
 DEMO_DB ?= $(CURDIR)/.demo/ajar.db
 LAB_TARGETS := 127.0.10.10-127.0.13.61
+# Every probe's default ports, and the other ports the lab's secured servers use.
+LAB_PORTS := data,1389,1873,1983,2121,2281,2479,4322,5100,5772,8080,8186,8223,8286,9100,9190,11311,15772,27117
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: help build demo test test-deps lab-up lab-down lab-status vet lint unit fmt-check bench-discover bench-identify bench-serve bench-breach bench-cluster
@@ -16,7 +18,7 @@ build: ## build bin/ajar
 
 demo: build lab-up ## start the lab on loopback, scan it into .demo/ajar.db and print what is exposed
 	@mkdir -p $(dir $(DEMO_DB))
-	$(BIN) scan $(LAB_TARGETS) --db $(DEMO_DB)
+	$(BIN) scan $(LAB_TARGETS) -p $(LAB_PORTS) --db $(DEMO_DB)
 	@echo
 	$(BIN) list --db $(DEMO_DB) --status exposed,protected
 	@echo
