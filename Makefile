@@ -64,8 +64,8 @@ bench-identify: build lab-up ## identification against nmap -sV on the lab
 bench-serve: ## search API latency on 1 000 000 synthetic exposures
 	$(GO) run ./bench/serve
 
-bench-breach: ## breach range store: import, RSS, lookups, HTTP, against a PostgreSQL table (writes BENCHMARKS-breach.md)
-	$(GO) run ./bench/breach -n 10000000 -out BENCHMARKS-breach.md
+bench-breach: ## breach range store: import, RSS, lookups, HTTP, against a PostgreSQL table (writes bench/results-breach.md)
+	$(GO) run ./bench/breach -n 10000000 -out bench/results-breach.md
 
 bench-cluster: build lab-up ## cluster throughput with 1, 2 and 4 workers (NATS 127.0.0.1:4222, PostgreSQL 127.0.0.1:5432)
 	$(GO) run ./bench/cluster -ajar $(BIN)

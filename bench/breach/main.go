@@ -2,7 +2,7 @@
 // lookup latency in-process and over loopback HTTP, and the same identifiers
 // in a plain PostgreSQL table of hashes. It writes a Markdown report.
 //
-//	go run ./bench/breach -n 10000000 -out BENCHMARKS-breach.md
+//	go run ./bench/breach -n 10000000 -out bench/results-breach.md
 //	go run ./bench/breach -big 100000000 -out big.md     # disk size and import time only
 package main
 
