@@ -20,6 +20,7 @@ import (
 	"github.com/ajar-scan/ajar/lab"
 	"github.com/ajar-scan/ajar/probe"
 	"github.com/ajar-scan/ajar/probe/httpc"
+	"github.com/ajar-scan/ajar/probe/probetest"
 )
 
 func TestRegistration(t *testing.T) {
@@ -94,9 +95,9 @@ func TestProbeSecured(t *testing.T) {
 
 // checkReadOnly checks that every request was GET /version, a Range or
 // Maintenance.Status.
-func checkReadOnly(t *testing.T, d *tapDialer) {
+func checkReadOnly(t *testing.T, d *probetest.TapDialer) {
 	t.Helper()
-	reqs := d.requests(t)
+	reqs := d.Requests(t)
 	if len(reqs) < 2 {
 		t.Fatalf("%d requests", len(reqs))
 	}
@@ -188,7 +189,7 @@ func TestScripted(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) || res.Exposure.Records != int64(len(tt.keys)) {
 				t.Errorf("datasets %v (total %d), want %v", got, res.Exposure.Records, tt.want)
 			}
-			if n := len(d.requests(t)); n > 2*maxSteps+24 {
+			if n := len(d.Requests(t)); n > 2*maxSteps+24 {
 				t.Errorf("%d requests", n)
 			}
 		})
@@ -298,10 +299,10 @@ func TestOnlyTarget(t *testing.T) {
 			key := "/members/" + base64.StdEncoding.EncodeToString([]byte("http://"+elsewhere))
 			addr := serveHTTP(t, "127.0.20.9:0", fakeEtcd([]string{key}, extra))
 			_, d, _ := run(t, addr, time.Second, true)
-			if len(d.dials) == 0 {
+			if len(d.Dials()) == 0 {
 				t.Error("no dial recorded")
 			}
-			for _, a := range d.dials {
+			for _, a := range d.Dials() {
 				if a != addr {
 					t.Errorf("dialled %s; the target is %s", a, addr)
 				}

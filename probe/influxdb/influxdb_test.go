@@ -18,6 +18,7 @@ import (
 	"github.com/ajar-scan/ajar/lab"
 	"github.com/ajar-scan/ajar/probe"
 	"github.com/ajar-scan/ajar/probe/httpc"
+	"github.com/ajar-scan/ajar/probe/probetest"
 )
 
 func TestRegistration(t *testing.T) {
@@ -121,9 +122,9 @@ func TestProbeNoAdmin(t *testing.T) {
 
 // checkReadOnly checks that every request was a GET of /ping or of /query
 // with SHOW or SELECT statements.
-func checkReadOnly(t *testing.T, d *tapDialer) {
+func checkReadOnly(t *testing.T, d *probetest.TapDialer) {
 	t.Helper()
-	reqs := d.requests(t)
+	reqs := d.Requests(t)
 	if len(reqs) < 2 {
 		t.Fatalf("%d requests", len(reqs))
 	}
@@ -311,10 +312,10 @@ func TestOnlyTarget(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			addr := serveHTTP(t, "127.0.20.9:0", h)
 			_, d, _ := run(t, addr, time.Second, true)
-			if len(d.dials) == 0 {
+			if len(d.Dials()) == 0 {
 				t.Error("no dial recorded")
 			}
-			for _, a := range d.dials {
+			for _, a := range d.Dials() {
 				if a != addr {
 					t.Errorf("dialled %s; the target is %s", a, addr)
 				}
