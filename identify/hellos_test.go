@@ -74,6 +74,20 @@ func TestHTTPDone(t *testing.T) {
 	}
 }
 
+func TestProductFromServer(t *testing.T) {
+	for _, tc := range []struct{ in, product, version string }{
+		{"nginx/1.22.1", "nginx", "1.22.1"},
+		{"Apache/2.4.54 (Debian) OpenSSL/1.1.1n", "Apache", "2.4.54"},
+		{"Cowboy", "Cowboy", ""},
+		{"", "", ""},
+		{"/1.0", "", ""},
+	} {
+		if p, v := productFromServer(tc.in); p != tc.product || v != tc.version {
+			t.Errorf("productFromServer(%q) = %q, %q; want %q, %q", tc.in, p, v, tc.product, tc.version)
+		}
+	}
+}
+
 func TestClickHouseVersion(t *testing.T) {
 	s, ok := matchClickHouse([]byte("\x00\x0aClickHouse\x12\x10\xad\xa8\x03\x0dAsia/Shanghai"))
 	if !ok || s.Version != "18.16" {

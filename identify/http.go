@@ -193,19 +193,20 @@ func fingerprint(svc *ajar.Service, path string, a *httpAnswer) bool {
 		return set("clickhouse", "ClickHouse", "")
 	}
 	if svc.Product == "" {
-		svc.Product = productFromServer(h.Get("Server"))
+		svc.Product, svc.Version = productFromServer(h.Get("Server"))
 	}
 	return false
 }
 
 var serverProduct = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9_-]{0,30})(?:/([0-9][0-9A-Za-z.\-]{0,20}))?`)
 
-// productFromServer takes "nginx/1.22.1" from a Server header.
-func productFromServer(s string) string {
+// productFromServer splits a Server header such as "nginx/1.22.1" into
+// product and version.
+func productFromServer(s string) (product, version string) {
 	if m := serverProduct.FindStringSubmatch(s); m != nil {
-		return m[1]
+		return m[1], m[2]
 	}
-	return ""
+	return "", ""
 }
 
 var titleRe = regexp.MustCompile(`(?is)<title[^>]*>(.*?)</title>`)

@@ -9,7 +9,9 @@
 # and bench/identify refuses any address outside 127.0.10.0–127.0.13.255.
 #
 # Settings (environment): RUNS (ajar identifications per service, median
-# kept; default 3), OUT (default BENCHMARKS-identify.md).
+# kept; default 3), OUT (default BENCHMARKS-identify.md), NMAP_XML (a
+# directory where nmap's results are kept and reused by the next run, to
+# redo the table without waiting for nmap again; default: none).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -34,5 +36,10 @@ fi
 
 go build -o "$WORK/bench-identify" ./bench/identify
 echo "$(nmap --version | head -n 1); $(go version)" >&2
-"$WORK/bench-identify" -runs "$RUNS" -nmap -out "$OUT" <"$WORK/status.txt"
+args=(-runs "$RUNS" -nmap -out "$OUT")
+if [[ -n ${NMAP_XML:-} ]]; then
+	mkdir -p "$NMAP_XML"
+	args+=(-nmap-xml "$NMAP_XML")
+fi
+"$WORK/bench-identify" "${args[@]}" <"$WORK/status.txt"
 echo "written to $OUT" >&2
