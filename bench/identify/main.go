@@ -225,7 +225,7 @@ func nmapOne(s service) (nmapService, time.Duration, error) {
 	kept := ""
 	if nmapXML != "" {
 		kept = filepath.Join(nmapXML, s.name+".xml")
-		raw, err = os.ReadFile(kept)
+		raw, _ = os.ReadFile(kept) // not kept yet: run nmap below
 	}
 	if len(raw) == 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
